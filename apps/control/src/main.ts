@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { runPlaneCli } from '@mic/platform';
+import { controlCli } from './cli.ts';
+
+await runPlaneCli(controlCli);

@@ -1,0 +1,47 @@
+import { commonFields, fields, loadConfig, type ConfigOf, type Field } from '@mic/platform';
+
+export const ENGINE_ROLES = ['ingress', 'worker'] as const;
+export type EngineRole = (typeof ENGINE_ROLES)[number];
+
+function roles(env: string, description: string): Field<EngineRole[]> {
+  return {
+    env,
+    description,
+    fallback: [...ENGINE_ROLES],
+    isOptional: false,
+    parse(raw) {
+      const list = raw
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean);
+      const unknown = list.filter((r) => !(ENGINE_ROLES as readonly string[]).includes(r));
+      if (unknown.length || list.length === 0)
+        throw new Error(`expected a comma-separated list of ${ENGINE_ROLES.join(', ')}`);
+      return [...new Set(list)] as EngineRole[];
+    },
+  };
+}
+
+export const engineConfigSpec = {
+  ...commonFields,
+  host: fields.string('ENGINE_HOST', 'address the engine listens on', '127.0.0.1'),
+  port: fields.port('ENGINE_PORT', 'port of the engine (webhooks, send API)', 3100),
+  databaseUrl: fields.databaseUrl(
+    'ENGINE_DATABASE_URL',
+    'PostgreSQL URL of the engine database; unset: embedded PGlite',
+  ),
+  databaseSchema: fields.string('ENGINE_DATABASE_SCHEMA', 'schema of the engine tables', 'engine'),
+  roles: roles('ENGINE_ROLES', 'what this engine process does: ingress (webhooks in), worker (deliveries and sends)'),
+  bodyLimit: fields.integer(
+    'ENGINE_BODY_LIMIT',
+    'largest request body, in bytes (Meta webhooks)',
+    3 * 1024 * 1024,
+    1024,
+  ),
+};
+
+export type EngineConfig = ConfigOf<typeof engineConfigSpec>;
+
+export function loadEngineConfig(env: Readonly<Record<string, string | undefined>> = process.env): EngineConfig {
+  return loadConfig(engineConfigSpec, env);
+}

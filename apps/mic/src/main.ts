@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+import { ConfigError, EXIT_CONFIG, createLogger, runMigrateCommand, runPlaneCli } from '@mic/platform';
+import { controlCli } from '@mic/control/cli';
+import { engineCli } from '@mic/engine/cli';
+import { Supervisor, loadSupervisorConfig } from './supervisor/index.ts';
+
+const USAGE = `usage: mic <command>
+
+  start              run control and engine as two supervised processes (npm start)
+  control            run the control plane alone
+  engine             run the engine alone (ENGINE_ROLES=ingress,worker)
+  migrate [plane]    apply pending migrations (both planes, or control / engine)
+  help               this text
+
+Configuration comes from environment variables; see the README.`;
+
+async function start(): Promise<number> {
+  let config;
+  try {
+    config = loadSupervisorConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`mic: configuration error: ${error.problems.join('; ')}\n`);
+      return EXIT_CONFIG;
+    }
+    throw error;
+  }
+  const logger = createLogger({ name: 'supervisor' });
+  const supervisor = new Supervisor({
+    config,
+    logger,
+    say: (line) => process.stderr.write(`${line}\n`),
+    onReady: (urls) => {
+      const console = urls.control.replace('127.0.0.1', 'localhost');
+      process.stdout.write(
+        `\nMIC is running.\n  console and control API: ${console}/\n  engine:                  ${urls.engine}\n  health:                  ${console}/health/api  ${console}/health/engine\nPress Ctrl+C to stop.\n\n`,
+      );
+    },
+  });
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.on(signal, () => void supervisor.stop(0));
+  }
+  return supervisor.run();
+}
+
+const [command = 'help', ...rest] = process.argv.slice(2);
+switch (command) {
+  case 'start':
+    process.exitCode = await start();
+    break;
+  case 'control':
+    await runPlaneCli(controlCli, rest[0] ?? 'serve');
+    break;
+  case 'engine':
+    await runPlaneCli(engineCli, rest[0] ?? 'serve');
+    break;
+  case 'migrate': {
+    const planes = rest[0] ? [rest[0]] : ['control', 'engine'];
+    for (const plane of planes) {
+      if (plane === 'control')
+        await runMigrateCommand('control', () => controlCli.databaseOptions(controlCli.loadConfig()));
+      else if (plane === 'engine')
+        await runMigrateCommand('engine', () => engineCli.databaseOptions(engineCli.loadConfig()));
+      else {
+        process.stderr.write(`mic migrate: unknown plane ${JSON.stringify(plane)} (expected control or engine)\n`);
+        process.exitCode = 2;
+      }
+    }
+    break;
+  }
+  case 'help':
+  case '--help':
+  case '-h':
+    process.stdout.write(`${USAGE}\n`);
+    break;
+  default:
+    process.stderr.write(`mic: unknown command ${JSON.stringify(command)}\n${USAGE}\n`);
+    process.exitCode = 2;
+}

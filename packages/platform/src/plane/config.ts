@@ -1,0 +1,35 @@
+import { join, resolve } from 'node:path';
+import { fields, type ConfigOf } from '../config/index.ts';
+
+/** Settings every plane shares; each plane adds its own (ports, URLs, roles). */
+export const commonFields = {
+  dataDir: fields.string('MIC_DATA_DIR', 'folder of the embedded PGlite databases', './data'),
+  pollingInterval: fields.duration('QUEUE_POLLING_INTERVAL', 'how often idle workers look for delayed jobs', 1_000),
+  heartbeatInterval: fields.duration(
+    'QUEUE_HEARTBEAT_INTERVAL',
+    'how often a heartbeat job proves the queue works',
+    10_000,
+  ),
+  shutdownTimeout: fields.duration('SHUTDOWN_TIMEOUT', 'how long a stopping plane waits for in-flight work', 10_000),
+  healthTimeout: fields.duration('HEALTH_CHECK_TIMEOUT', 'deadline of each health check', 2_000),
+  logLevel: fields.choice(
+    'LOG_LEVEL',
+    'log level',
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    'info',
+  ),
+};
+
+export function planeDataDir(dataDir: string, plane: string): string {
+  return dataDir.startsWith('memory://') ? dataDir : resolve(join(dataDir, plane));
+}
+
+/** The parts of startPlane's options that come straight from the common settings. */
+export function commonPlaneOptions(config: ConfigOf<typeof commonFields>) {
+  return {
+    pollingIntervalMs: config.pollingInterval,
+    heartbeatIntervalMs: config.heartbeatInterval,
+    shutdownTimeoutMs: config.shutdownTimeout,
+    healthTimeoutMs: config.healthTimeout,
+  };
+}

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import pg from 'pg';
+import { pino } from 'pino';
+import type { DatabaseOptions } from '../db/index.ts';
+
+/**
+ * Helpers for tests on a real database: PGlite by default (a fresh in-memory database cloned from a
+ * template made once per run), or the Postgres at TEST_DATABASE_URL with a schema of its own per
+ * test, so parallel runs never collide.
+ */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL?.trim() || undefined;
+export const PGLITE_TEMPLATE_ENV = 'MIC_TEST_PGLITE_TEMPLATE';
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
+}
+
+export interface TestDatabase {
+  options: DatabaseOptions;
+  /** Drops what the test created (its Postgres schemas); PGlite memory needs nothing. */
+  drop(): Promise<void>;
+}
+
+export function testDatabase(migrationsFolder: string, prefix = 't'): TestDatabase {
+  const schema = uniqueName(prefix);
+  if (TEST_DATABASE_URL) {
+    return {
+      options: { url: TEST_DATABASE_URL, dataDir: 'memory://', schema, migrationsFolder, poolSize: 4 },
+      drop: () => dropSchemas(TEST_DATABASE_URL, [schema, `${schema}_queue`]),
+    };
+  }
+  const template = process.env[PGLITE_TEMPLATE_ENV];
+  return {
+    options: {
+      dataDir: 'memory://',
+      schema,
+      migrationsFolder,
+      ...(template ? { loadDataDir: new Blob([readFileSync(template)]) } : {}),
+    },
+    drop: async () => {},
+  };
+}
+
+export async function dropSchemas(url: string, schemas: string[]): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (const s of schemas) await client.query(`drop schema if exists "${s}" cascade`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A logger that keeps quiet unless TEST_LOG_LEVEL asks otherwise. */
+export function testLogger() {
+  return pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Polls `probe` until it returns a value (not undefined) or `timeoutMs` passes. */
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 10_000,
+  everyMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `condition not met within ${timeoutMs} ms${lastError ? `: ${(lastError as Error).message}` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -1,0 +1,10 @@
+CREATE TABLE "fixture_items" (
+	"id" uuid PRIMARY KEY NOT NULL,
+	"name" text NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "queue_heartbeats" (
+	"id" uuid PRIMARY KEY NOT NULL,
+	"enqueued_at" timestamp with time zone NOT NULL,
+	"processed_at" timestamp with time zone
+);

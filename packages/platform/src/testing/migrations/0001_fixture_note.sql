@@ -1,0 +1,1 @@
+ALTER TABLE "fixture_items" ADD COLUMN "note" text;
