@@ -14,6 +14,7 @@ export type Heartbeat = Static<typeof Heartbeat>;
 export const SystemStatus = Type.Object({
   plane: Type.Union([Type.Literal('control'), Type.Literal('engine')]),
   version: Type.String(),
+  pid: Type.Integer({ description: 'process id of this plane process' }),
   startedAt: Type.String({ format: 'date-time' }),
   database: Type.Object({
     kind: Type.Union([Type.Literal('pglite'), Type.Literal('postgres')]),

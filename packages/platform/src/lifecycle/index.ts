@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/index.ts';
 import { DataDirLockedError } from '../db/lock.ts';
-import { EXIT_CONFIG, notifySupervisor, type PlaneName } from '../supervision/index.ts';
+import { EXIT_CONFIG, isSupervised, notifySupervisor, type PlaneName } from '../supervision/index.ts';
 import type { HttpServer } from '../http/index.ts';
 
 export interface RunningService {
@@ -103,12 +103,13 @@ export async function runProcess(
     const started = await start();
     service = started.service;
     shutdownTimeoutMs = started.shutdownTimeoutMs;
-    notifySupervisor({ type: 'ready', plane, url: started.url });
+    await notifySupervisor({ type: 'ready', plane, url: started.url });
   } catch (error) {
     const { line, isConfig } = describeStartupFailure(error);
     if (!isConfig) logger.error({ err: error }, 'startup failed');
-    process.stderr.write(`mic ${plane}: ${line}\n`);
-    if (isConfig) notifySupervisor({ type: 'config-error', line });
+    // Under `mic start` the supervisor prints the one line for the whole hub.
+    if (isConfig && isSupervised()) await notifySupervisor({ type: 'config-error', line });
+    else process.stderr.write(`mic ${plane}: ${line}\n`);
     process.exit(isConfig ? EXIT_CONFIG : 1);
   }
 }

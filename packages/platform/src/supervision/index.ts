@@ -31,8 +31,17 @@ export function isPlaneMessage(value: unknown): value is PlaneMessage {
   return type === 'ready' || type === 'config-error';
 }
 
-export function notifySupervisor(message: PlaneMessage): void {
-  if (process.send && process.connected) process.send(message);
+/** Whether this process runs under `mic start` (it has an IPC channel to the supervisor). */
+export function isSupervised(): boolean {
+  return Boolean(process.send && process.connected);
+}
+
+/** Sends a message to the supervisor; resolves once it is written (before a process.exit). */
+export function notifySupervisor(message: PlaneMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    process.send(message, undefined, {}, () => resolve());
+  });
 }
 
 /** Latest state the supervisor reported, for health checks; empty when the plane runs alone. */

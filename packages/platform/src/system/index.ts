@@ -24,6 +24,7 @@ export function registerSystemRoutes(app: HttpServer, options: { version: string
       return {
         plane: app.plane,
         version: options.version,
+        pid: process.pid,
         startedAt,
         database: { kind: app.db.kind, schema: app.db.schema, pendingMigrations: await app.db.pendingMigrations() },
         roles: options.roles,

@@ -93,3 +93,17 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** The environment that points a plane's config at a test database (`prefix`: CONTROL or ENGINE). */
+export function planeTestEnv(prefix: 'CONTROL' | 'ENGINE', test: TestDatabase): Record<string, string> {
+  return {
+    MIC_DATA_DIR: 'memory://',
+    [`${prefix}_DATABASE_SCHEMA`]: test.options.schema,
+    ...(test.options.url ? { [`${prefix}_DATABASE_URL`]: test.options.url } : {}),
+  };
+}
+
+/** What a plane's start function takes besides its config, to load the PGlite template. */
+export function planeTestOverrides(test: TestDatabase): { loadDataDir?: Blob } {
+  return test.options.loadDataDir ? { loadDataDir: test.options.loadDataDir } : {};
+}

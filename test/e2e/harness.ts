@@ -1,0 +1,154 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TEST_DATABASE_URL, dropSchemas, eventually, freePort, uniqueName } from '@mic/platform/testing';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const MIC = join(ROOT, 'apps', 'mic', 'src', 'main.ts');
+
+export interface MicProcess {
+  child: ChildProcess;
+  controlUrl: string;
+  engineUrl: string;
+  dataDir: string;
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM to the process, then SIGKILL to its group after `graceMs`. */
+  stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface MicEnv {
+  env: Record<string, string>;
+  dataDir: string;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * The environment of one MIC run: free ports, a fresh data folder, and on Postgres
+ * (TEST_DATABASE_URL) a schema per plane of its own.
+ */
+export async function micEnv(extra: Record<string, string> = {}): Promise<MicEnv> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mic-e2e-'));
+  const [controlPort, enginePort] = [await freePort(), await freePort()];
+  const schemas = { control: uniqueName('e2e_control'), engine: uniqueName('e2e_engine') };
+  const env: Record<string, string> = {
+    CONTROL_PORT: String(controlPort),
+    ENGINE_PORT: String(enginePort),
+    MIC_DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    SHUTDOWN_TIMEOUT: '5s',
+    ...(TEST_DATABASE_URL
+      ? {
+          CONTROL_DATABASE_URL: TEST_DATABASE_URL,
+          ENGINE_DATABASE_URL: TEST_DATABASE_URL,
+          CONTROL_DATABASE_SCHEMA: schemas.control,
+          ENGINE_DATABASE_SCHEMA: schemas.engine,
+        }
+      : {}),
+    ...extra,
+  };
+  return {
+    env,
+    dataDir,
+    async cleanup() {
+      rmSync(dataDir, { recursive: true, force: true });
+      if (TEST_DATABASE_URL) {
+        await dropSchemas(TEST_DATABASE_URL, [
+          schemas.control,
+          `${schemas.control}_queue`,
+          schemas.engine,
+          `${schemas.engine}_queue`,
+        ]);
+      }
+    },
+  };
+}
+
+/** Runs `mic <args>` as a user would, in its own process group. */
+export function runMic(args: string[], micEnv: MicEnv): MicProcess {
+  const child = spawn(process.execPath, [MIC, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...micEnv.env },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    controlUrl: `http://127.0.0.1:${micEnv.env.CONTROL_PORT}`,
+    engineUrl: `http://127.0.0.1:${micEnv.env.ENGINE_PORT}`,
+    dataDir: micEnv.dataDir,
+    output: () => output,
+    exited,
+    async stop(graceMs = 15_000) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }, graceMs);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+}
+
+export interface Health {
+  status: number;
+  contentType: string | null;
+  body: {
+    status: string;
+    output?: string;
+    checks?: Record<string, { status: string; output?: string; observedValue?: unknown }[]>;
+  };
+}
+
+export async function health(url: string): Promise<Health> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type'),
+    body: (await res.json()) as Health['body'],
+  };
+}
+
+export async function waitForHealth(
+  url: string,
+  status: 'pass' | 'warn' | 'fail',
+  timeoutMs = 60_000,
+): Promise<Health> {
+  return eventually(
+    async () => {
+      const h = await health(url);
+      return h.body.status === status ? h : undefined;
+    },
+    timeoutMs,
+    250,
+  );
+}
+
+/** Lines of output that are not JSON log records: what a person at the terminal reads. */
+export function plainLines(output: string): string[] {
+  return output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('{'));
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
