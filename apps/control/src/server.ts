@@ -19,6 +19,7 @@ export function controlDatabaseOptions(config: ControlConfig) {
   return {
     url: config.databaseUrl,
     dataDir: planeDataDir(config.dataDir, 'control'),
+    pgliteSharedBuffers: config.pgliteSharedBuffers,
     schema: config.databaseSchema,
     migrationsFolder: CONTROL_MIGRATIONS,
   };

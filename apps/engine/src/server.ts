@@ -18,6 +18,7 @@ export function engineDatabaseOptions(config: EngineConfig) {
   return {
     url: config.databaseUrl,
     dataDir: planeDataDir(config.dataDir, 'engine'),
+    pgliteSharedBuffers: config.pgliteSharedBuffers,
     schema: config.databaseSchema,
     migrationsFolder: ENGINE_MIGRATIONS,
   };

@@ -91,6 +91,13 @@ export const fields = {
   optionalString(env: string, description: string): Field<string | undefined> {
     return optional(env, description, (raw) => raw);
   },
+  /** A PostgreSQL memory size such as `32MB`. */
+  memorySize(env: string, description: string, fallback: string): Field<string> {
+    return field(env, description, fallback, (raw) => {
+      if (!/^\d+(kB|MB|GB)$/.test(raw)) throw new Error('expected a size such as 16MB or 1GB');
+      return raw;
+    });
+  },
   choice<T extends string>(env: string, description: string, choices: readonly T[], fallback: T): Field<T> {
     return field(env, description, fallback, (raw) => {
       if (!(choices as readonly string[]).includes(raw)) throw new Error(`expected one of ${choices.join(', ')}`);

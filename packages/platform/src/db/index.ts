@@ -33,6 +33,8 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** A PGlite data dump to start from (test templates). */
   loadDataDir?: Blob;
+  /** PGlite's shared_buffers (e.g. `32MB`): most of an embedded plane's memory. */
+  pgliteSharedBuffers?: string;
 }
 
 export interface Database {
@@ -96,6 +98,7 @@ async function openPglite(schema: string, options: DatabaseOptions): Promise<Dat
     client = await PGlite.create({
       ...(inMemory ? {} : { dataDir: options.dataDir }),
       ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+      postgresqlconf: [`shared_buffers=${options.pgliteSharedBuffers ?? '32MB'}`],
     });
     await client.exec(`create schema if not exists "${schema}"; set search_path to "${schema}", public`);
   } catch (error) {

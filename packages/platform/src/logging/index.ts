@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -34,25 +34,17 @@ export const REDACTED_PATHS: readonly string[] = [
 export interface LoggerOptions {
   name: string;
   level?: string;
+  /** Where lines go; standard output by default. */
+  destination?: DestinationStream;
 }
 
-export function createLogger({ name, level = process.env.LOG_LEVEL ?? 'info' }: LoggerOptions): Logger {
-  return pino({
+export function createLogger({ name, level = process.env.LOG_LEVEL ?? 'info', destination }: LoggerOptions): Logger {
+  const options = {
     name,
     level,
     redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
     base: { service: name, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
-}
-
-/** Removes the password from a connection URL before it is shown or logged. */
-export function safeUrl(raw: string): string {
-  try {
-    const url = new URL(raw);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return '[unparseable url]';
-  }
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

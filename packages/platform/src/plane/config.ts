@@ -12,6 +12,11 @@ export const commonFields = {
   ),
   shutdownTimeout: fields.duration('SHUTDOWN_TIMEOUT', 'how long a stopping plane waits for in-flight work', 10_000),
   healthTimeout: fields.duration('HEALTH_CHECK_TIMEOUT', 'deadline of each health check', 2_000),
+  pgliteSharedBuffers: fields.memorySize(
+    'PGLITE_SHARED_BUFFERS',
+    "embedded PGlite's shared_buffers, most of its memory",
+    '32MB',
+  ),
   logLevel: fields.choice(
     'LOG_LEVEL',
     'log level',
