@@ -1,5 +1,8 @@
 import { join, resolve } from 'node:path';
 import { fields, type ConfigOf } from '../config/index.ts';
+import type { Clock } from '../clock/index.ts';
+import type { DatabaseOptions } from '../db/index.ts';
+import type { PlaneName } from '../supervision/index.ts';
 
 /** Settings every plane shares; each plane adds its own (ports, URLs, roles). */
 export const commonFields = {
@@ -29,12 +32,55 @@ export function planeDataDir(dataDir: string, plane: string): string {
   return dataDir.startsWith('memory://') ? dataDir : resolve(join(dataDir, plane));
 }
 
-/** The parts of startPlane's options that come straight from the common settings. */
-export function commonPlaneOptions(config: ConfigOf<typeof commonFields>) {
+/** What every plane's configuration holds, whatever it adds. */
+export type PlaneSettings = ConfigOf<typeof commonFields> & {
+  host: string;
+  port: number;
+  databaseUrl: string | undefined;
+  databaseSchema: string;
+};
+
+/** What tests pass besides the configuration. */
+export interface PlaneOverrides {
+  clock?: Clock;
+  /** A PGlite dump to start from (the test template). */
+  loadDataDir?: Blob;
+}
+
+export function planeDatabaseOptions(
+  plane: PlaneName,
+  config: PlaneSettings,
+  migrationsFolder: string,
+): DatabaseOptions {
   return {
+    url: config.databaseUrl,
+    dataDir: planeDataDir(config.dataDir, plane),
+    pgliteSharedBuffers: config.pgliteSharedBuffers,
+    schema: config.databaseSchema,
+    migrationsFolder,
+  };
+}
+
+/** The parts of startPlane's options that come straight from the plane's settings. */
+export function planeSettingsOptions(
+  plane: PlaneName,
+  config: PlaneSettings,
+  migrationsFolder: string,
+  overrides: PlaneOverrides,
+) {
+  return {
+    plane,
+    host: config.host,
+    port: config.port,
+    portEnv: `${plane.toUpperCase()}_PORT`,
+    database: {
+      ...planeDatabaseOptions(plane, config, migrationsFolder),
+      ...(overrides.loadDataDir ? { loadDataDir: overrides.loadDataDir } : {}),
+    },
     pollingIntervalMs: config.pollingInterval,
     heartbeatIntervalMs: config.heartbeatInterval,
     shutdownTimeoutMs: config.shutdownTimeout,
     healthTimeoutMs: config.healthTimeout,
+    ...(overrides.clock ? { clock: overrides.clock } : {}),
   };
 }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Gauge } from 'prom-client';
 import { createHttpServer, type HttpServer } from '../http/index.ts';
-import { openDatabase, type Database } from '../db/index.ts';
+import { openDatabase, type Database, type DatabaseOptions } from '../db/index.ts';
 import { JobQueue } from '../queue/index.ts';
 import { registerHealthRoutes, type HealthCheck } from '../health/index.ts';
 import { createMetricsRegistry } from '../metrics/index.ts';
@@ -12,7 +12,14 @@ import { systemClock, type Clock } from '../clock/index.ts';
 import { QueueHeartbeats } from '../heartbeat/index.ts';
 import type { PlaneName } from '../supervision/index.ts';
 
-export { commonFields, commonPlaneOptions, planeDataDir } from './config.ts';
+export {
+  commonFields,
+  planeDatabaseOptions,
+  planeDataDir,
+  planeSettingsOptions,
+  type PlaneOverrides,
+  type PlaneSettings,
+} from './config.ts';
 
 /** Health groups by path; modules add checks to them while they register. */
 export class HealthRegistry {
@@ -52,7 +59,7 @@ export interface PlaneOptions {
   host: string;
   port: number;
   portEnv: string;
-  database: { url: string | undefined; dataDir: string; schema: string; migrationsFolder: string; loadDataDir?: Blob };
+  database: DatabaseOptions;
   pollingIntervalMs: number;
   heartbeatIntervalMs: number;
   shutdownTimeoutMs: number;

@@ -1,20 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
-import {
-  eventually,
-  freePort,
-  planeTestEnv,
-  planeTestOverrides,
-  testDatabase,
-  testLogger,
-  type TestDatabase,
-} from '@mic/platform/testing';
-import type { StartedPlane } from '@mic/platform';
-import { loadControlConfig } from '../../config.ts';
-import { CONTROL_MIGRATIONS, startControl } from '../../server.ts';
+import { eventually, freePort, TEST_DATABASE_URL } from '@mic/platform/testing';
+import { startTestControl, type TestControl } from '../../testing.ts';
 
-let control: StartedPlane;
-let test: TestDatabase;
+let control: TestControl;
 let fakeEngine: Server;
 let engineAnswer: 'pass' | 'hang' | 'garbage' = 'pass';
 
@@ -26,20 +15,15 @@ beforeAll(async () => {
     res.end(engineAnswer === 'pass' ? JSON.stringify({ status: 'pass', checks: {} }) : '<html>proxy error</html>');
   });
   await new Promise<void>((r) => fakeEngine.listen(enginePort, '127.0.0.1', r));
-  test = testDatabase(CONTROL_MIGRATIONS, 'control');
-  const config = loadControlConfig({
-    ...planeTestEnv('CONTROL', test),
-    CONTROL_PORT: '0',
+  control = await startTestControl({
     ENGINE_URL: `http://127.0.0.1:${enginePort}`,
     ENGINE_HEALTH_TIMEOUT: '300ms',
     QUEUE_HEARTBEAT_INTERVAL: '500ms',
   });
-  control = await startControl(config, testLogger(), planeTestOverrides(test));
 });
 
 afterAll(async () => {
-  await control?.service.stop();
-  await test?.drop();
+  await control?.stop();
   fakeEngine?.closeAllConnections();
   fakeEngine?.close();
 });
@@ -64,7 +48,7 @@ describe('control health', () => {
     });
     expect(Object.keys(db.body.checks as object).sort()).toEqual(
       ['pglite:responseTime', 'queue:roundTrip']
-        .map((k) => (test.options.url ? k.replace('pglite', 'postgres') : k))
+        .map((k) => (TEST_DATABASE_URL ? k.replace('pglite', 'postgres') : k))
         .sort(),
     );
   });

@@ -1,34 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  eventually,
-  planeTestEnv,
-  planeTestOverrides,
-  testDatabase,
-  testLogger,
-  type TestDatabase,
-} from '@mic/platform/testing';
-import type { StartedPlane } from '@mic/platform';
+import { eventually, TEST_DATABASE_URL } from '@mic/platform/testing';
 import type { Heartbeat, SystemStatus } from '@mic/contracts';
-import { loadControlConfig } from '../../config.ts';
-import { CONTROL_MIGRATIONS, startControl } from '../../server.ts';
+import { startTestControl, type TestControl } from '../../testing.ts';
 
-let control: StartedPlane;
-let test: TestDatabase;
+let control: TestControl;
 
 beforeAll(async () => {
-  test = testDatabase(CONTROL_MIGRATIONS, 'control');
-  const config = loadControlConfig({
-    ...planeTestEnv('CONTROL', test),
-    CONTROL_PORT: '0',
-    ENGINE_URL: 'http://127.0.0.1:9',
-  });
-  control = await startControl(config, testLogger(), planeTestOverrides(test));
+  control = await startTestControl();
 });
 
-afterAll(async () => {
-  await control?.service.stop();
-  await test?.drop();
-});
+afterAll(() => control?.stop());
 
 describe('system module', () => {
   it('describes the plane: database kind, schema, no pending migrations', async () => {
@@ -37,7 +18,7 @@ describe('system module', () => {
     const status = res.json<SystemStatus>();
     expect(status).toMatchObject({
       plane: 'control',
-      database: { kind: test.options.url ? 'postgres' : 'pglite', schema: test.options.schema, pendingMigrations: [] },
+      database: { kind: TEST_DATABASE_URL ? 'postgres' : 'pglite', pendingMigrations: [] },
     });
   });
 
