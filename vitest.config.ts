@@ -18,7 +18,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'db',
-          include: ['apps/*/src/**/*.db.test.ts', 'packages/*/src/**/*.db.test.ts'],
+          include: ['apps/*/src/**/*.db.test.ts', 'packages/*/src/**/*.db.test.ts', 'test/*.db.test.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

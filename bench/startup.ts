@@ -72,9 +72,18 @@ async function micStart(dataDir: string): Promise<{ startMs: number; control: nu
   );
   const startMs = performance.now() - started;
   await new Promise((r) => setTimeout(r, IDLE_MS));
-  const pid = async (url: string) => ((await (await fetch(`${url}/v1/system`)).json()) as { pid: number }).pid;
-  const control = rssMiB(await pid(c));
-  const engine = rssMiB(await pid(`http://127.0.0.1:${enginePort}`));
+  const tokens = JSON.parse(readFileSync(join(dataDir, 'keys', 'service-tokens.json'), 'utf8')) as Record<
+    string,
+    string
+  >;
+  const pid = async (url: string, token: string | undefined) =>
+    (
+      (await (await fetch(`${url}/internal/v1/system`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+        pid: number;
+      }
+    ).pid;
+  const control = rssMiB(await pid(c, tokens.engine));
+  const engine = rssMiB(await pid(`http://127.0.0.1:${enginePort}`, tokens.control));
   await stop(child);
   return { startMs, control, engine };
 }

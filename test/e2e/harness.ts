@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_DATABASE_URL, dropSchemas, eventually, freePort, uniqueName } from '@mic/platform/testing';
+import type { SystemStatus } from '@mic/contracts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const MIC = join(ROOT, 'apps', 'mic', 'src', 'main.ts');
@@ -151,4 +152,19 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** What a plane's `/internal` routes accept: the embedded token file's token of the other plane. */
+export function internalAuth(dataDir: string, plane: 'control' | 'engine'): { authorization: string } {
+  const tokens = JSON.parse(readFileSync(join(dataDir, 'keys', 'service-tokens.json'), 'utf8')) as Record<
+    string,
+    string
+  >;
+  return { authorization: `Bearer ${tokens[plane === 'engine' ? 'control' : 'engine']}` };
+}
+
+export async function systemStatus(mic: MicProcess, plane: 'control' | 'engine'): Promise<SystemStatus> {
+  const url = plane === 'control' ? mic.controlUrl : mic.engineUrl;
+  const res = await fetch(`${url}/internal/v1/system`, { headers: internalAuth(mic.dataDir, plane) });
+  return (await res.json()) as SystemStatus;
 }

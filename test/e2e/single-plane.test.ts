@@ -1,8 +1,26 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, TEST_DATABASE_URL } from '@mic/platform/testing';
-import { micEnv, plainLines, runMic, waitForHealth, type MicEnv, type MicProcess } from './harness.ts';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ROOT,
+  micEnv,
+  plainLines,
+  systemStatus,
+  runMic,
+  waitForHealth,
+  type MicEnv,
+  type MicProcess,
+} from './harness.ts';
 
 const running: MicProcess[] = [];
+
+function migrationNames(plane: string): string[] {
+  return readdirSync(join(ROOT, 'apps', plane, 'migrations'))
+    .filter((f) => f.endsWith('.sql'))
+    .map((f) => f.replace(/\.sql$/, ''))
+    .sort();
+}
 const envs: MicEnv[] = [];
 
 afterEach(async () => {
@@ -27,8 +45,10 @@ describe('one plane alone', () => {
     const e = await env();
     const first = run(['migrate'], e);
     expect((await first.exited).code).toBe(0);
-    expect(first.output()).toContain('control: applied 1 migration(s): 0000_system');
-    expect(first.output()).toContain('engine: applied 1 migration(s): 0000_system');
+    for (const plane of ['control', 'engine']) {
+      const files = migrationNames(plane);
+      expect(first.output()).toContain(`${plane}: applied ${files.length} migration(s): ${files.join(', ')}`);
+    }
     const second = run(['migrate'], e);
     expect((await second.exited).code).toBe(0);
     expect(plainLines(second.output())).toEqual(['control: database is up to date', 'engine: database is up to date']);
@@ -45,7 +65,7 @@ describe('one plane alone', () => {
     const e = await env();
     const control = run(['control'], e);
     await waitForHealth(`${control.controlUrl}/health/api`, 'pass');
-    const pid = ((await (await fetch(`${control.controlUrl}/v1/system`)).json()) as { pid: number }).pid;
+    const { pid } = await systemStatus(control, 'control');
 
     const second = run(['control'], { ...e, env: { ...e.env, CONTROL_PORT: '0' } });
     expect((await second.exited).code).toBe(78);

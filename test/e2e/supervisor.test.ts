@@ -2,8 +2,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventually, TEST_DATABASE_URL } from '@mic/platform/testing';
-import type { SystemStatus } from '@mic/contracts';
-import { health, isAlive, micEnv, plainLines, runMic, waitForHealth, type MicEnv, type MicProcess } from './harness.ts';
+import {
+  health,
+  isAlive,
+  systemStatus,
+  micEnv,
+  plainLines,
+  runMic,
+  waitForHealth,
+  type MicEnv,
+  type MicProcess,
+} from './harness.ts';
 
 const running: MicProcess[] = [];
 const envs: MicEnv[] = [];
@@ -21,10 +30,6 @@ afterEach(async () => {
   for (const env of envs.splice(0)) await env.cleanup();
 });
 
-async function system(url: string): Promise<SystemStatus> {
-  return (await (await fetch(`${url}/v1/system`)).json()) as SystemStatus;
-}
-
 describe(`mic start on ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite'}`, () => {
   it('brings both planes up, survives kill -9 of the engine, and restarts it', async () => {
     const mic = await start({ ENGINE_HEALTH_TIMEOUT: '1s' });
@@ -35,7 +40,7 @@ describe(`mic start on ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite'}`, () => {
     await eventually(async () => (mic.output().includes('MIC is running') ? true : undefined));
     expect(mic.output()).toContain(`console and control API: http://localhost:${new URL(mic.controlUrl).port}/`);
 
-    const engine = await system(mic.engineUrl);
+    const engine = await systemStatus(mic, 'engine');
     expect(engine.database.kind).toBe(TEST_DATABASE_URL ? 'postgres' : 'pglite');
     process.kill(engine.pid, 'SIGKILL');
 
@@ -48,14 +53,14 @@ describe(`mic start on ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite'}`, () => {
     // The supervisor brings it back by itself, as a new process.
     const back = await waitForHealth(`${mic.controlUrl}/health/engine`, 'pass', 60_000);
     expect(back.body.checks?.['supervisor:restarts']?.[0]?.observedValue).toBe(1);
-    const restarted = await system(mic.engineUrl);
+    const restarted = await systemStatus(mic, 'engine');
     expect(restarted.pid).not.toBe(engine.pid);
   });
 
   it('stops both planes on SIGTERM, exits 0 and releases the data folders', async () => {
     const mic = await start();
     await waitForHealth(`${mic.controlUrl}/health/engine`, 'pass');
-    const pids = [(await system(mic.controlUrl)).pid, (await system(mic.engineUrl)).pid];
+    const pids = [(await systemStatus(mic, 'control')).pid, (await systemStatus(mic, 'engine')).pid];
     const result = await mic.stop();
     expect(result.code).toBe(0);
     await eventually(async () => (pids.every((p) => !isAlive(p)) ? true : undefined), 5_000);

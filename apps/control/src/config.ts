@@ -15,6 +15,10 @@ export function controlConfigSpec(env: Readonly<Record<string, string | undefine
       'where control reaches the engine',
       `http://127.0.0.1:${env.ENGINE_PORT?.trim() || '3100'}`,
     ),
+    peerToken: fields.optionalString(
+      'ENGINE_TOKEN',
+      'service token control presents to the engine; unset: the embedded token file',
+    ),
     engineHealthTimeout: fields.duration(
       'ENGINE_HEALTH_TIMEOUT',
       'how long control waits for the engine health',

@@ -1,28 +1,16 @@
-import { planeTestEnv, planeTestOverrides, testDatabase, testLogger } from '@mic/platform/testing';
-import type { StartedPlane } from '@mic/platform';
+import { startTestPlane, type TestPlane } from '@mic/platform/testing';
 import { loadControlConfig } from './config.ts';
 import { CONTROL_MIGRATIONS, startControl } from './server.ts';
 
-export interface TestControl extends StartedPlane {
-  /** Stops the plane and drops its test database. */
-  stop(): Promise<void>;
-}
+export type TestControl = TestPlane;
 
-/** A control plane on a test database of its own (PGlite, or Postgres with TEST_DATABASE_URL). */
-export async function startTestControl(env: Record<string, string> = {}): Promise<TestControl> {
-  const test = testDatabase(CONTROL_MIGRATIONS, 'control');
-  const config = loadControlConfig({
-    ...planeTestEnv('CONTROL', test),
-    CONTROL_PORT: '0',
-    ENGINE_URL: 'http://127.0.0.1:9',
-    ...env,
+/** A control plane on a test database of its own; the engine address points nowhere unless given. */
+export function startTestControl(env: Record<string, string> = {}): Promise<TestControl> {
+  return startTestPlane({
+    prefix: 'CONTROL',
+    migrations: CONTROL_MIGRATIONS,
+    loadConfig: loadControlConfig,
+    start: startControl,
+    env: { ENGINE_URL: 'http://127.0.0.1:9', ...env },
   });
-  const started = await startControl(config, testLogger(), planeTestOverrides(test));
-  return {
-    ...started,
-    async stop() {
-      await started.service.stop();
-      await test.drop();
-    },
-  };
 }

@@ -31,6 +31,11 @@ export const engineConfigSpec = {
     'PostgreSQL URL of the engine database; unset: embedded PGlite',
   ),
   databaseSchema: fields.string('ENGINE_DATABASE_SCHEMA', 'schema of the engine tables', 'engine'),
+  controlUrl: fields.httpUrl('CONTROL_URL', 'where the engine reaches control', 'http://127.0.0.1:3000'),
+  peerToken: fields.optionalString(
+    'CONTROL_TOKEN',
+    'service token the engine presents to control; unset: the embedded token file',
+  ),
   roles: roles('ENGINE_ROLES', 'what this engine process does: ingress (webhooks in), worker (deliveries and sends)'),
   bodyLimit: fields.integer(
     'ENGINE_BODY_LIMIT',

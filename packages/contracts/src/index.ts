@@ -1,2 +1,3 @@
 export * from './health.ts';
 export * from './system.ts';
+export * from './service-tokens.ts';

@@ -12,3 +12,4 @@ export * from './heartbeat/index.ts';
 export * from './plane/index.ts';
 export * from './system/index.ts';
 export * from './commands/index.ts';
+export * from './service-auth/index.ts';

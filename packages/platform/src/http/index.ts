@@ -24,6 +24,13 @@ export type HttpServer = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered, for tests that walk them (auth, roles). */
+    registeredRoutes: readonly { method: string; url: string }[];
+  }
+}
+
 export interface HttpServerOptions {
   logger: Logger;
   metrics: Registry;
@@ -123,6 +130,11 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     registers: [options.metrics],
   });
 
+  const routes: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+  });
+  app.decorate('registeredRoutes', routes);
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });

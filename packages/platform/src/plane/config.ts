@@ -28,12 +28,19 @@ export const commonFields = {
   ),
 };
 
+/** A file in the keys folder beside the data folders (never inside a plane's backup); undefined in memory. */
+export function keysPath(dataDir: string, file: string): string | undefined {
+  return dataDir.startsWith('memory://') ? undefined : resolve(join(dataDir, 'keys', file));
+}
+
 export function planeDataDir(dataDir: string, plane: string): string {
   return dataDir.startsWith('memory://') ? dataDir : resolve(join(dataDir, plane));
 }
 
 /** What every plane's configuration holds, whatever it adds. */
 export type PlaneSettings = ConfigOf<typeof commonFields> & {
+  /** The token this plane presents to the other one (ENGINE_TOKEN on control, CONTROL_TOKEN on the engine). */
+  peerToken: string | undefined;
   host: string;
   port: number;
   databaseUrl: string | undefined;
@@ -68,8 +75,10 @@ export function planeSettingsOptions(
   migrationsFolder: string,
   overrides: PlaneOverrides,
 ) {
+  const peer: PlaneName = plane === 'control' ? 'engine' : 'control';
   return {
     plane,
+    serviceAuth: { peer, outgoingToken: config.peerToken, tokensFile: keysPath(config.dataDir, 'service-tokens.json') },
     host: config.host,
     port: config.port,
     portEnv: `${plane.toUpperCase()}_PORT`,

@@ -11,9 +11,11 @@ import { listen, type RunningService } from '../lifecycle/index.ts';
 import { systemClock, type Clock } from '../clock/index.ts';
 import { QueueHeartbeats } from '../heartbeat/index.ts';
 import type { PlaneName } from '../supervision/index.ts';
+import { peerTokenReader, readOrCreatePeerTokens, registerServiceAuth, ServiceTokens } from '../service-auth/index.ts';
 
 export {
   commonFields,
+  keysPath,
   planeDatabaseOptions,
   planeDataDir,
   planeSettingsOptions,
@@ -48,6 +50,10 @@ declare module 'fastify' {
     heartbeats: QueueHeartbeats;
     /** Whether this process runs queue workers (the engine's `worker` role; control always does). */
     runsWorkers: boolean;
+    /** Service tokens this plane accepts on its `/internal` routes. */
+    serviceTokens: ServiceTokens;
+    /** The token this plane presents on the other plane's `/internal` routes. */
+    peerToken: () => string;
   }
 }
 
@@ -65,10 +71,40 @@ export interface PlaneOptions {
   shutdownTimeoutMs: number;
   healthTimeoutMs: number;
   runsWorkers: boolean;
+  serviceAuth: ServiceAuthOptions;
   bodyLimit?: number;
   clock?: Clock;
   /** Registers the plane's modules (Fastify plugins) on the app. */
   modules: (app: HttpServer) => Promise<void>;
+}
+
+export interface ServiceAuthOptions {
+  /** The plane this one calls. */
+  peer: PlaneName;
+  /** The token to present to the peer, from configuration (separate deployments). */
+  outgoingToken: string | undefined;
+  /** The embedded default's shared token file; undefined for in-memory test planes. */
+  tokensFile: string | undefined;
+}
+
+/** The token this plane presents to its peer, and the peer's token it accepts (embedded default). */
+async function setUpServiceAuth(
+  plane: PlaneName,
+  options: ServiceAuthOptions,
+  tokens: ServiceTokens,
+): Promise<() => string> {
+  if (options.outgoingToken) {
+    const token = options.outgoingToken;
+    return () => token;
+  }
+  if (!options.tokensFile) {
+    return () => {
+      throw new Error(`no service token configured for calls to ${options.peer}`);
+    };
+  }
+  const file = readOrCreatePeerTokens(options.tokensFile);
+  await tokens.register(options.peer, file[options.peer]);
+  return peerTokenReader(options.tokensFile, plane);
 }
 
 export interface StartedPlane {
@@ -111,10 +147,15 @@ export async function startPlane(options: PlaneOptions): Promise<StartedPlane> {
     });
     const health = new HealthRegistry();
     const heartbeats = new QueueHeartbeats(db.orm, queue, options.heartbeatIntervalMs);
+    const clock = options.clock ?? systemClock;
+    const serviceTokens = new ServiceTokens(db.orm, clock);
+    const peerToken = await setUpServiceAuth(options.plane, options.serviceAuth, serviceTokens);
     app.decorate('plane', options.plane);
     app.decorate('db', db);
     app.decorate('queue', queue);
-    app.decorate('clock', options.clock ?? systemClock);
+    app.decorate('clock', clock);
+    app.decorate('serviceTokens', serviceTokens);
+    app.decorate('peerToken', peerToken);
     app.decorate('health', health);
     app.decorate('metricsRegistry', metrics);
     app.decorate('heartbeats', heartbeats);
@@ -153,6 +194,7 @@ export async function startPlane(options: PlaneOptions): Promise<StartedPlane> {
       registers: [metrics],
     });
 
+    registerServiceAuth(app, serviceTokens);
     await app.register(fp((instance: HttpServer) => options.modules(instance), { name: `${options.plane}-modules` }));
     // Every group registered by now; the routes read them at request time.
     registerHealthRoutes(app, {

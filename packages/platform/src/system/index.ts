@@ -12,12 +12,12 @@ function serialize(h: HeartbeatRow) {
   };
 }
 
-/** `/v1/system`: what this plane process is and whether its queue works, for operators and tests. */
+/** `/internal/v1/system`: what this plane process is and whether its queue works, for operators and tests. */
 export function registerSystemRoutes(app: HttpServer, options: { version: string; roles: string[] }): void {
   const startedAt = new Date().toISOString();
   const tags = ['system'];
   app.get(
-    '/v1/system',
+    '/internal/v1/system',
     { schema: { tags, summary: 'This plane process: version, database, queues', response: { 200: SystemStatus } } },
     async () => {
       const last = await app.heartbeats.latestProcessed();
@@ -34,7 +34,7 @@ export function registerSystemRoutes(app: HttpServer, options: { version: string
     },
   );
   app.post(
-    '/v1/system/heartbeats',
+    '/internal/v1/system/heartbeats',
     { schema: { tags, summary: 'Send a heartbeat job through the queue now', response: { 202: Heartbeat } } },
     async (_req, reply) => {
       void reply.status(202);
@@ -42,7 +42,7 @@ export function registerSystemRoutes(app: HttpServer, options: { version: string
     },
   );
   app.get(
-    '/v1/system/heartbeats/:id',
+    '/internal/v1/system/heartbeats/:id',
     {
       schema: {
         tags,

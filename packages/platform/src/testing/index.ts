@@ -4,6 +4,8 @@ import { createServer } from 'node:net';
 import pg from 'pg';
 import { pino } from 'pino';
 import type { DatabaseOptions } from '../db/index.ts';
+import type { Logger } from '../logging/index.ts';
+import type { PlaneOverrides, StartedPlane } from '../plane/index.ts';
 
 /**
  * Helpers for tests on a real database: PGlite by default (a fresh in-memory database cloned from a
@@ -106,4 +108,36 @@ export function planeTestEnv(prefix: 'CONTROL' | 'ENGINE', test: TestDatabase): 
 /** What a plane's start function takes besides its config, to load the PGlite template. */
 export function planeTestOverrides(test: TestDatabase): { loadDataDir?: Blob } {
   return test.options.loadDataDir ? { loadDataDir: test.options.loadDataDir } : {};
+}
+
+export interface TestPlane extends StartedPlane {
+  /** A service token this plane accepts, for its `/internal` routes. */
+  token: string;
+  /** `Authorization` headers carrying `token`. */
+  auth: { authorization: string };
+  /** Stops the plane and drops its test database. */
+  stop(): Promise<void>;
+}
+
+/** A plane on a test database of its own (PGlite, or Postgres with TEST_DATABASE_URL), on a free port. */
+export async function startTestPlane<C>(plane: {
+  prefix: 'CONTROL' | 'ENGINE';
+  migrations: string;
+  loadConfig(env: Record<string, string>): C;
+  start(config: C, logger: Logger, overrides: PlaneOverrides): Promise<StartedPlane>;
+  env: Record<string, string>;
+}): Promise<TestPlane> {
+  const test = testDatabase(plane.migrations, plane.prefix.toLowerCase());
+  const config = plane.loadConfig({ ...planeTestEnv(plane.prefix, test), [`${plane.prefix}_PORT`]: '0', ...plane.env });
+  const started = await plane.start(config, testLogger(), planeTestOverrides(test));
+  const { token } = await started.app.serviceTokens.issue('test');
+  return {
+    ...started,
+    token,
+    auth: { authorization: `Bearer ${token}` },
+    async stop() {
+      await started.service.stop();
+      await test.drop();
+    },
+  };
 }

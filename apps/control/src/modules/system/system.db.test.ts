@@ -13,7 +13,7 @@ afterAll(() => control?.stop());
 
 describe('system module', () => {
   it('describes the plane: database kind, schema, no pending migrations', async () => {
-    const res = await control.app.inject({ method: 'GET', url: '/v1/system' });
+    const res = await control.app.inject({ method: 'GET', url: '/internal/v1/system', headers: control.auth });
     expect(res.statusCode).toBe(200);
     const status = res.json<SystemStatus>();
     expect(status).toMatchObject({
@@ -23,11 +23,17 @@ describe('system module', () => {
   });
 
   it('sends a heartbeat through the queue and shows it processed by a worker', async () => {
-    const sent = await control.app.inject({ method: 'POST', url: '/v1/system/heartbeats' });
+    const sent = await control.app.inject({
+      method: 'POST',
+      url: '/internal/v1/system/heartbeats',
+      headers: control.auth,
+    });
     expect(sent.statusCode).toBe(202);
     const { id } = sent.json<Heartbeat>();
     const processed = await eventually(async () => {
-      const h = (await control.app.inject({ method: 'GET', url: `/v1/system/heartbeats/${id}` })).json<Heartbeat>();
+      const h = (
+        await control.app.inject({ method: 'GET', url: `/internal/v1/system/heartbeats/${id}`, headers: control.auth })
+      ).json<Heartbeat>();
       return h.processedAt ? h : undefined;
     });
     expect(processed.roundTripMs).toBeGreaterThanOrEqual(0);
@@ -36,11 +42,16 @@ describe('system module', () => {
   it('answers an unknown heartbeat with a 404 problem and a malformed id with a 400 naming the field', async () => {
     const missing = await control.app.inject({
       method: 'GET',
-      url: '/v1/system/heartbeats/0190a4b0-0000-7000-8000-000000000000',
+      url: '/internal/v1/system/heartbeats/0190a4b0-0000-7000-8000-000000000000',
+      headers: control.auth,
     });
     expect(missing.statusCode).toBe(404);
     expect(missing.headers['content-type']).toContain('application/problem+json');
-    const bad = await control.app.inject({ method: 'GET', url: '/v1/system/heartbeats/not-a-uuid' });
+    const bad = await control.app.inject({
+      method: 'GET',
+      url: '/internal/v1/system/heartbeats/not-a-uuid',
+      headers: control.auth,
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ type: '/problems/validation', errors: [{ field: 'params.id' }] });
   });

@@ -1,2 +1,2 @@
-// The queue heartbeat table is shared plumbing; this plane's migrations create its own copy.
-export { queueHeartbeats } from '@mic/platform/schema';
+// The shared plumbing's tables; this plane's migrations create its own copy of each.
+export { queueHeartbeats, serviceTokens } from '@mic/platform/schema';
