@@ -1,0 +1,15 @@
+export { parseMetaWebhook, type ParseOptions } from './parse.ts';
+export {
+  EVENT_TYPES,
+  PLATFORMS,
+  type EventDataByType,
+  type EventType,
+  type MetaWebhookEvent,
+  type MetaWebhookEventOf,
+  type Platform,
+  type UnknownEventData,
+} from './events.ts';
+export { canonicalJson, contentHash } from './dedup.ts';
+export type * from './whatsapp/data.ts';
+export type * from './messaging/data.ts';
+export type * from './instagram/data.ts';
