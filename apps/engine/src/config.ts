@@ -37,6 +37,18 @@ export const engineConfigSpec = {
     'service token the engine presents to control; unset: the embedded token file',
   ),
   roles: roles('ENGINE_ROLES', 'what this engine process does: ingress (webhooks in), worker (deliveries and sends)'),
+  keyring: fields.optionalString('ENGINE_KEYRING', "the engine's keyring as JSON (instead of a file)"),
+  keyringFile: fields.optionalString(
+    'ENGINE_KEYRING_FILE',
+    'keyring file; default $MIC_DATA_DIR/keys/engine-keyring.json',
+  ),
+  metaAppSecret: fields.optionalString('META_APP_SECRET', "the default Meta app's secret (seeds the secret store)"),
+  metaVerifyToken: fields.optionalString('META_VERIFY_TOKEN', "the default Meta app's webhook verify token"),
+  credentialGrace: fields.duration(
+    'CREDENTIAL_GRACE',
+    'how long a rotated instance credential stays valid',
+    86_400_000,
+  ),
   bodyLimit: fields.integer(
     'ENGINE_BODY_LIMIT',
     'largest request body, in bytes (Meta webhooks)',

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import {
+  keysPath,
   planeDatabaseOptions,
   planeSettingsOptions,
   startPlane,
@@ -9,12 +10,21 @@ import {
 import pkg from '../package.json' with { type: 'json' };
 import type { EngineConfig } from './config.ts';
 import system from './modules/system/index.ts';
+import secrets, { type KeyringSource } from './modules/secrets/index.ts';
+import credentials from './modules/credentials/index.ts';
 
 export const ENGINE_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 export const ENGINE_VERSION = pkg.version;
 
 export const engineDatabaseOptions = (config: EngineConfig) =>
   planeDatabaseOptions('engine', config, ENGINE_MIGRATIONS);
+
+/** The keyring: from ENGINE_KEYRING, else a file outside the data folders, else memory (tests). */
+function keyringSource(config: EngineConfig): KeyringSource {
+  if (config.keyring) return { kind: 'env', value: config.keyring };
+  const path = config.keyringFile ?? keysPath(config.dataDir, 'engine-keyring.json');
+  return path ? { kind: 'file', path } : { kind: 'memory' };
+}
 
 /** Starts the communications engine with the roles it is configured for. */
 export function startEngine(config: EngineConfig, logger: Logger, overrides: PlaneOverrides = {}) {
@@ -27,6 +37,12 @@ export function startEngine(config: EngineConfig, logger: Logger, overrides: Pla
     bodyLimit: config.bodyLimit,
     async modules(app) {
       await app.register(system, { version: ENGINE_VERSION, roles: config.roles });
+      await app.register(secrets, {
+        keyring: keyringSource(config),
+        metaAppSecret: config.metaAppSecret,
+        metaVerifyToken: config.metaVerifyToken,
+      });
+      await app.register(credentials, { graceMs: config.credentialGrace });
     },
   });
 }

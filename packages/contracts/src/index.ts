@@ -1,3 +1,5 @@
 export * from './health.ts';
 export * from './system.ts';
 export * from './service-tokens.ts';
+export * from './secrets.ts';
+export * from './credentials.ts';

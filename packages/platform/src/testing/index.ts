@@ -5,6 +5,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import type { DatabaseOptions } from '../db/index.ts';
 import type { Logger } from '../logging/index.ts';
+import type { Clock } from '../clock/index.ts';
 import type { PlaneOverrides, StartedPlane } from '../plane/index.ts';
 
 /**
@@ -126,10 +127,12 @@ export async function startTestPlane<C>(plane: {
   loadConfig(env: Record<string, string>): C;
   start(config: C, logger: Logger, overrides: PlaneOverrides): Promise<StartedPlane>;
   env: Record<string, string>;
+  clock?: Clock;
 }): Promise<TestPlane> {
   const test = testDatabase(plane.migrations, plane.prefix.toLowerCase());
   const config = plane.loadConfig({ ...planeTestEnv(plane.prefix, test), [`${plane.prefix}_PORT`]: '0', ...plane.env });
-  const started = await plane.start(config, testLogger(), planeTestOverrides(test));
+  const overrides = { ...planeTestOverrides(test), ...(plane.clock ? { clock: plane.clock } : {}) };
+  const started = await plane.start(config, testLogger(), overrides);
   const { token } = await started.app.serviceTokens.issue('test');
   return {
     ...started,
