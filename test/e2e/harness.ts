@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_DATABASE_URL, dropSchemas, eventually, freePort, uniqueName } from '@mic/platform/testing';
+import { openDatabase } from '@mic/platform';
+import { sql } from 'drizzle-orm';
 import type { SystemStatus } from '@mic/contracts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -167,4 +169,31 @@ export async function systemStatus(mic: MicProcess, plane: 'control' | 'engine')
   const url = plane === 'control' ? mic.controlUrl : mic.engineUrl;
   const res = await fetch(`${url}/internal/v1/system`, { headers: internalAuth(mic.dataDir, plane) });
   return (await res.json()) as SystemStatus;
+}
+
+/**
+ * Every row of every table of a stopped plane (its schema and its queue's), as JSON text: what a
+ * database dump would reveal.
+ */
+export async function dumpPlaneDatabase(env: MicEnv, plane: 'control' | 'engine'): Promise<string> {
+  const schema = env.env[`${plane.toUpperCase()}_DATABASE_SCHEMA`] ?? plane;
+  const db = await openDatabase({
+    url: env.env[`${plane.toUpperCase()}_DATABASE_URL`],
+    dataDir: join(env.dataDir, plane),
+    schema,
+    migrationsFolder: join(ROOT, 'apps', plane, 'migrations'),
+  });
+  try {
+    const tables = await db.orm.execute<{ name: string }>(
+      sql`select format('%I.%I', table_schema, table_name) as name from information_schema.tables where table_schema in (${schema}, ${`${schema}_queue`}) and table_type = 'BASE TABLE'`,
+    );
+    const rows: string[] = [];
+    for (const { name } of tables.rows) {
+      const dump = await db.orm.execute<{ row: string }>(sql.raw(`select row_to_json(t)::text as row from ${name} t`));
+      rows.push(...dump.rows.map((r) => r.row));
+    }
+    return rows.join('\n');
+  } finally {
+    await db.close();
+  }
 }

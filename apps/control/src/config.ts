@@ -19,6 +19,7 @@ export function controlConfigSpec(env: Readonly<Record<string, string | undefine
       'ENGINE_TOKEN',
       'service token control presents to the engine; unset: the embedded token file',
     ),
+    engineTimeout: fields.duration('ENGINE_TIMEOUT', 'deadline of control calls to the engine', 10_000),
     engineHealthTimeout: fields.duration(
       'ENGINE_HEALTH_TIMEOUT',
       'how long control waits for the engine health',

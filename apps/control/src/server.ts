@@ -10,6 +10,8 @@ import pkg from '../package.json' with { type: 'json' };
 import type { ControlConfig } from './config.ts';
 import system from './modules/system/index.ts';
 import health from './modules/health/index.ts';
+import engine from './modules/engine/index.ts';
+import secrets from './modules/secrets/index.ts';
 
 export const CONTROL_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 export const CONTROL_VERSION = pkg.version;
@@ -28,6 +30,8 @@ export function startControl(config: ControlConfig, logger: Logger, overrides: P
     async modules(app) {
       await app.register(system, { version: CONTROL_VERSION });
       await app.register(health, { engineUrl: config.engineUrl, timeoutMs: config.engineHealthTimeout });
+      await app.register(engine, { engineUrl: config.engineUrl, timeoutMs: config.engineTimeout });
+      await app.register(secrets);
     },
   });
 }

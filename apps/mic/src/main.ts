@@ -3,6 +3,7 @@ import { ConfigError, EXIT_CONFIG, createLogger, runMigrateCommand, runPlaneCli 
 import { controlCli } from '@mic/control/cli';
 import { engineCli } from '@mic/engine/cli';
 import { Supervisor, loadSupervisorConfig } from './supervisor/index.ts';
+import { rotateKey } from './commands/rotate-key.ts';
 
 const USAGE = `usage: mic <command>
 
@@ -10,6 +11,7 @@ const USAGE = `usage: mic <command>
   control            run the control plane alone
   engine             run the engine alone (ENGINE_ROLES=ingress,worker)
   migrate [plane]    apply pending migrations (both planes, or control / engine)
+  secrets rotate-key make a new key-encryption key active and re-wrap every secret (engine running)
   help               this text
 
 Configuration comes from environment variables; see the README.`;
@@ -68,6 +70,14 @@ switch (command) {
     }
     break;
   }
+  case 'secrets':
+    if (rest[0] === 'rotate-key') {
+      process.exitCode = await rotateKey();
+    } else {
+      process.stderr.write(`mic secrets: unknown subcommand ${JSON.stringify(rest[0] ?? '')} (expected rotate-key)\n`);
+      process.exitCode = 2;
+    }
+    break;
   case 'help':
   case '--help':
   case '-h':

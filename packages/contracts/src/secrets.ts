@@ -14,6 +14,12 @@ export const SecretKind = Type.Union([
 export type SecretKind = Static<typeof SecretKind>;
 
 export const SECRET_REF_PATTERN = '^[a-z0-9][a-z0-9._:/-]{0,199}$';
+/** The secret name at the end of a `…/secrets/*` path, or null when it is not a valid name. */
+export function secretRefFromPath(params: unknown): string | null {
+  const ref = (params as { '*'?: unknown } | undefined)?.['*'];
+  return typeof ref === 'string' && new RegExp(SECRET_REF_PATTERN).test(ref) ? ref : null;
+}
+
 export const SecretRef = Type.String({
   pattern: SECRET_REF_PATTERN,
   description: 'name of the secret, e.g. channel/<channel id>/access-token',

@@ -13,3 +13,4 @@ export * from './plane/index.ts';
 export * from './system/index.ts';
 export * from './commands/index.ts';
 export * from './service-auth/index.ts';
+export * from './internal-client/index.ts';

@@ -7,27 +7,24 @@ import {
   PutSecret,
   SECRET_REF_PATTERN,
   SecretInfo,
+  secretRefFromPath,
 } from '@mic/contracts';
 import type { FastifyRequest } from 'fastify';
 import { problems, type HttpServer } from '@mic/platform';
 import { metaAppRefs } from './meta-apps.ts';
 
 const tags = ['secrets'];
-const REF = new RegExp(SECRET_REF_PATTERN);
 
 /**
  * The secret's name is the rest of the path (it contains slashes). It is checked here rather than
  * by a params schema: the schema compiler cannot name a `*` property.
  */
 function refOf(req: FastifyRequest): string {
-  const ref = (req.params as { '*'?: string })['*'] ?? '';
-  if (!REF.test(ref)) {
-    throw problems.validation([{ field: 'params.ref', message: `must match ${SECRET_REF_PATTERN}` }]);
-  }
+  const ref = secretRefFromPath(req.params);
+  if (!ref) throw problems.validation([{ field: 'params.ref', message: `must match ${SECRET_REF_PATTERN}` }]);
   return ref;
 }
 
-/** The write-only secret API: values go in; only fingerprints and last 4 characters come out. */
 export function registerSecretRoutes(app: HttpServer): void {
   app.get(
     '/internal/v1/secrets',
