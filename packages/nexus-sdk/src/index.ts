@@ -1,0 +1,41 @@
+/**
+ * @mic/nexus-sdk: what a Nexus instance uses. Verify the engine's signed deliveries
+ * (`verifyDelivery`, or `createDeliveryHandler` for node:http), and call the engine's instance API
+ * (`EngineClient`). The contracts themselves are in @mic/contracts; the most used are re-exported.
+ */
+export {
+  DELIVERY_HEADERS,
+  DeliveredEvent,
+  WEBHOOK_ID_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+  type ChannelKind,
+  type EventChannel,
+  type EventConversation,
+} from '@mic/contracts';
+export {
+  DEFAULT_TOLERANCE_SECONDS,
+  DeliveryVerificationError,
+  verifyDelivery,
+  type DeliveryHeaders,
+  type DeliveryRejectionReason,
+  type FieldError,
+  type VerifyDeliveryOptions,
+} from './verify.ts';
+export {
+  createDeliveryHandler,
+  type DeliveryContext,
+  type DeliveryHandler,
+  type DeliveryHandlerOptions,
+  type DeliveryListener,
+  type DeliveryReply,
+} from './handler.ts';
+export {
+  EngineClient,
+  EngineError,
+  type EngineClientOptions,
+  type EngineErrorKind,
+  type EngineRequest,
+} from './client.ts';
+export { isEventType, type DeliveredEventOf } from './events.ts';
+export { PROBLEM_CONTENT_TYPE, isProblemDetails, type ProblemDetails } from './problems.ts';
