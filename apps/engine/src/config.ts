@@ -1,4 +1,5 @@
 import { commonFields, fields, loadConfig, type ConfigOf, type Field } from '@mic/platform';
+import { DEFAULT_RETRY_SCHEDULE, parseSchedule } from './modules/delivery/schedule.ts';
 
 export const ENGINE_ROLES = ['ingress', 'worker'] as const;
 export type EngineRole = (typeof ENGINE_ROLES)[number];
@@ -48,6 +49,28 @@ export const engineConfigSpec = {
     'CREDENTIAL_GRACE',
     'how long a rotated instance credential stays valid',
     86_400_000,
+  ),
+  metaSecretCache: fields.duration('META_SECRET_CACHE', 'how long ingress keeps Meta app secrets in memory', 10_000),
+  retrySchedule: {
+    env: 'DELIVERY_RETRY_SCHEDULE',
+    description: 'delay before each delivery attempt, comma-separated',
+    fallback: parseSchedule(DEFAULT_RETRY_SCHEDULE),
+    isOptional: false,
+    parse: parseSchedule,
+  } satisfies Field<number[]>,
+  deliveryTimeout: fields.duration('DELIVERY_TIMEOUT', 'how long a delivery attempt waits for the instance', 15_000),
+  deliveryConcurrency: fields.integer(
+    'DELIVERY_CONCURRENCY',
+    'conversations one worker process delivers at once',
+    20,
+    1,
+    1000,
+  ),
+  breakerThreshold: fields.integer('BREAKER_THRESHOLD', 'consecutive failures that open an endpoint breaker', 5, 1),
+  breakerHalfOpenAfter: fields.duration(
+    'BREAKER_HALF_OPEN_AFTER',
+    'how long an open breaker waits before a probe',
+    30_000,
   ),
   bodyLimit: fields.integer(
     'ENGINE_BODY_LIMIT',

@@ -12,6 +12,9 @@ import type { EngineConfig } from './config.ts';
 import system from './modules/system/index.ts';
 import secrets, { type KeyringSource } from './modules/secrets/index.ts';
 import credentials from './modules/credentials/index.ts';
+import routing from './modules/routing/index.ts';
+import ingress from './modules/ingress/index.ts';
+import delivery from './modules/delivery/index.ts';
 
 export const ENGINE_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 export const ENGINE_VERSION = pkg.version;
@@ -43,6 +46,17 @@ export function startEngine(config: EngineConfig, logger: Logger, overrides: Pla
         metaVerifyToken: config.metaVerifyToken,
       });
       await app.register(credentials, { graceMs: config.credentialGrace });
+      await app.register(routing);
+      await app.register(delivery, {
+        schedule: config.retrySchedule,
+        timeoutMs: config.deliveryTimeout,
+        breaker: { threshold: config.breakerThreshold, halfOpenAfterMs: config.breakerHalfOpenAfter },
+        concurrency: config.deliveryConcurrency,
+        userAgent: `MIC-Engine/${ENGINE_VERSION}`,
+      });
+      if (config.roles.includes('ingress')) {
+        await app.register(ingress, { bodyLimit: config.bodyLimit, secretCacheMs: config.metaSecretCache });
+      }
     },
   });
 }

@@ -14,3 +14,4 @@ export * from './system/index.ts';
 export * from './commands/index.ts';
 export * from './service-auth/index.ts';
 export * from './internal-client/index.ts';
+export * from './tracing/index.ts';

@@ -86,10 +86,16 @@ export class JobQueue {
 
   async work<T extends object>(
     name: string,
-    options: Omit<WorkOptions, 'pollingIntervalSeconds'>,
+    options: Omit<WorkOptions, 'pollingIntervalSeconds' | 'notifyPollingIntervalSeconds'>,
     handler: (jobs: Job<T>[]) => Promise<unknown>,
   ): Promise<string> {
-    return this.boss.work<T>(name, { pollingIntervalSeconds: this.#pollingIntervalSeconds, ...options }, handler);
+    // NOTIFY wakes a worker only for jobs ready now; delayed jobs (retries, schedules) are found by
+    // polling, so the notify-mode backstop must poll as often as the base interval.
+    const polling = {
+      pollingIntervalSeconds: this.#pollingIntervalSeconds,
+      notifyPollingIntervalSeconds: this.#pollingIntervalSeconds,
+    };
+    return this.boss.work<T>(name, { ...polling, ...options }, handler);
   }
 
   /** Jobs waiting, running and failed per defined queue, as of the last maintenance pass. */

@@ -10,14 +10,14 @@ let db: Database | undefined;
 let queue: JobQueue | undefined;
 let test: TestDatabase | undefined;
 
-async function setup(): Promise<{ db: Database; queue: JobQueue }> {
+async function setup(pollingIntervalSeconds = 0.5): Promise<{ db: Database; queue: JobQueue }> {
   test = testDatabase(FIXTURE_MIGRATIONS);
   db = await openDatabase(test.options);
   await db.migrate();
   queue = new JobQueue({
     database: db,
     logger: testLogger(),
-    pollingIntervalSeconds: 0.5,
+    pollingIntervalSeconds,
     instanceName: 'test',
     statsIntervalSeconds: 1,
   });
@@ -63,16 +63,29 @@ describe('job queue', () => {
   });
 
   it('wakes a waiting worker by NOTIFY instead of its polling interval', async () => {
-    const { queue } = await setup();
-    // A long poll: only NOTIFY can deliver the job quickly.
+    // A 30 s poll: only NOTIFY can deliver the job within seconds.
+    const { queue } = await setup(30);
     const received: number[] = [];
-    await queue.work<{ sentAt: number }>('items', { pollingIntervalSeconds: 30 } as never, async (jobs) => {
+    await queue.work<{ sentAt: number }>('items', {}, async (jobs) => {
       for (const job of jobs) received.push(Date.now() - job.data.sentAt);
     });
     await new Promise((r) => setTimeout(r, 500));
     await queue.send('items', { sentAt: Date.now() });
     const latency = await eventually(async () => received[0], 10_000, 20);
     expect(latency).toBeLessThan(5_000);
+  });
+
+  it('finds a delayed job by polling, since NOTIFY only announces jobs ready now', async () => {
+    const { queue } = await setup(0.5);
+    const ran: number[] = [];
+    await queue.work<{ dueAt: number }>('items', {}, async (jobs) => {
+      for (const job of jobs) ran.push(Date.now() - job.data.dueAt);
+    });
+    const dueAt = Date.now() + 1_000;
+    await queue.send('items', { dueAt }, { startAfter: new Date(dueAt) });
+    const lateBy = await eventually(async () => ran[0], 10_000, 50);
+    expect(lateBy).toBeGreaterThanOrEqual(-50);
+    expect(lateBy).toBeLessThan(5_000);
   });
 
   it('reports depths per queue as of the last maintenance pass', async () => {

@@ -1,0 +1,106 @@
+import { and, eq, lte, or, sql } from 'drizzle-orm';
+import type { Clock, Db } from '@mic/platform';
+import { endpointBreakers } from './schema.ts';
+
+export interface BreakerPolicy {
+  /** Consecutive failures that open the breaker. */
+  threshold: number;
+  /** How long it stays open before one probe is let through (half-open). */
+  halfOpenAfterMs: number;
+}
+
+export type Permit = { allowed: true; isProbe: boolean } | { allowed: false; retryAt: Date };
+export type BreakerAlert = 'breaker.opened' | 'breaker.closed';
+
+/**
+ * A circuit breaker per instance endpoint, its state in the database so that every worker replica
+ * sees the same one. While open, that instance's deliveries wait (no attempt is spent); after
+ * `halfOpenAfterMs` exactly one worker wins the right to probe; a success closes it.
+ */
+export class EndpointBreakers {
+  readonly #db: Db;
+  readonly #clock: Clock;
+  readonly #policy: BreakerPolicy;
+  readonly #onAlert: (kind: BreakerAlert, instanceId: string, detail: object) => Promise<void>;
+
+  constructor(
+    db: Db,
+    clock: Clock,
+    policy: BreakerPolicy,
+    onAlert: (kind: BreakerAlert, instanceId: string, detail: object) => Promise<void>,
+  ) {
+    this.#db = db;
+    this.#clock = clock;
+    this.#policy = policy;
+    this.#onAlert = onAlert;
+  }
+
+  async permit(instanceId: string): Promise<Permit> {
+    const [row] = await this.#db.select().from(endpointBreakers).where(eq(endpointBreakers.instanceId, instanceId));
+    if (!row || row.state === 'closed') return { allowed: true, isProbe: false };
+    const now = this.#clock.now();
+    // Open and due, or a half-open probe whose worker died: one worker takes the probe.
+    const [won] = await this.#db
+      .update(endpointBreakers)
+      .set({ state: 'half_open', probeAt: new Date(now.getTime() + this.#policy.halfOpenAfterMs), updatedAt: now })
+      .where(
+        and(
+          eq(endpointBreakers.instanceId, instanceId),
+          or(eq(endpointBreakers.state, 'open'), eq(endpointBreakers.state, 'half_open')),
+          lte(endpointBreakers.probeAt, now),
+        ),
+      )
+      .returning({ instanceId: endpointBreakers.instanceId });
+    if (won) return { allowed: true, isProbe: true };
+    return { allowed: false, retryAt: row.probeAt ?? new Date(now.getTime() + this.#policy.halfOpenAfterMs) };
+  }
+
+  async success(instanceId: string): Promise<void> {
+    const now = this.#clock.now();
+    const [before] = await this.#db
+      .select({ state: endpointBreakers.state })
+      .from(endpointBreakers)
+      .where(eq(endpointBreakers.instanceId, instanceId));
+    if (!before) return;
+    await this.#db
+      .update(endpointBreakers)
+      .set({ state: 'closed', consecutiveFailures: 0, openedAt: null, probeAt: null, updatedAt: now })
+      .where(eq(endpointBreakers.instanceId, instanceId));
+    if (before.state !== 'closed') await this.#onAlert('breaker.closed', instanceId, { closedAt: now.toISOString() });
+  }
+
+  async failure(instanceId: string): Promise<void> {
+    const now = this.#clock.now();
+    const [row] = await this.#db
+      .insert(endpointBreakers)
+      .values({ instanceId, state: 'closed', consecutiveFailures: 1, updatedAt: now })
+      .onConflictDoUpdate({
+        target: endpointBreakers.instanceId,
+        set: { consecutiveFailures: sql`${endpointBreakers.consecutiveFailures} + 1`, updatedAt: now },
+      })
+      .returning();
+    const probeAt = new Date(now.getTime() + this.#policy.halfOpenAfterMs);
+    if (row!.state === 'half_open') {
+      await this.#db
+        .update(endpointBreakers)
+        .set({ state: 'open', probeAt })
+        .where(eq(endpointBreakers.instanceId, instanceId));
+    } else if (row!.state === 'closed' && row!.consecutiveFailures >= this.#policy.threshold) {
+      const [opened] = await this.#db
+        .update(endpointBreakers)
+        .set({ state: 'open', openedAt: now, probeAt })
+        .where(and(eq(endpointBreakers.instanceId, instanceId), eq(endpointBreakers.state, 'closed')))
+        .returning({ instanceId: endpointBreakers.instanceId });
+      if (opened)
+        await this.#onAlert('breaker.opened', instanceId, {
+          failures: row!.consecutiveFailures,
+          probeAt: probeAt.toISOString(),
+        });
+    }
+  }
+
+  async state(instanceId: string) {
+    const [row] = await this.#db.select().from(endpointBreakers).where(eq(endpointBreakers.instanceId, instanceId));
+    return row ?? null;
+  }
+}

@@ -1,0 +1,85 @@
+import fp from 'fastify-plugin';
+import { Counter, Histogram } from 'prom-client';
+import type { HttpServer } from '@mic/platform';
+import { EndpointBreakers, type BreakerPolicy } from './breaker.ts';
+import { registerDeliveryRoutes } from './routes.ts';
+import { DRAIN_QUEUE, Deliveries } from './service.ts';
+
+export { Deliveries, DRAIN_QUEUE, type RoutedEvent } from './service.ts';
+export { DEFAULT_RETRY_SCHEDULE, parseSchedule } from './schedule.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Deliveries of stored events to their instances. */
+    deliveries: Deliveries;
+  }
+}
+
+export interface DeliveryModuleOptions {
+  schedule: readonly number[];
+  timeoutMs: number;
+  breaker: BreakerPolicy;
+  /** Conversations one worker process drains at once. */
+  concurrency: number;
+  userAgent: string;
+}
+
+export default fp(
+  async (app: HttpServer, options: DeliveryModuleOptions) => {
+    const attempts = new Counter({
+      name: 'delivery_attempts_total',
+      help: 'Delivery attempts by outcome',
+      labelNames: ['outcome'],
+      registers: [app.metricsRegistry],
+    });
+    const latency = new Histogram({
+      name: 'delivery_latency_seconds',
+      help: 'From webhook receipt to successful delivery',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+      registers: [app.metricsRegistry],
+    });
+    const breakers = new EndpointBreakers(app.db.orm, app.clock, options.breaker, (kind, instanceId, detail) =>
+      deliveries.alert(kind, instanceId, detail),
+    );
+    const deliveries: Deliveries = new Deliveries({
+      db: app.db.orm,
+      queue: app.queue,
+      clock: app.clock,
+      routing: app.routingTable,
+      credentials: app.credentials,
+      breakers,
+      logger: app.log as never,
+      options: {
+        schedule: options.schedule,
+        timeoutMs: options.timeoutMs,
+        drainBatch: 100,
+        userAgent: options.userAgent,
+      },
+      observe: (outcome, receivedAt) => {
+        attempts.inc({ outcome: outcome.outcome });
+        if (outcome.outcome === 'delivered') latency.observe((Date.now() - receivedAt.getTime()) / 1000);
+      },
+    });
+    app.decorate('deliveries', deliveries);
+    app.routingTable.onInstanceUpdated(async (instanceId) => {
+      await deliveries.kick(instanceId);
+    });
+    // A worker that dies mid-drain stops heart-beating; its job is retried after 30 s.
+    await app.queue.define(DRAIN_QUEUE, {
+      retryLimit: 20,
+      retryDelay: 1,
+      retryBackoff: true,
+      heartbeatSeconds: 30,
+      deleteAfterSeconds: 3_600,
+    });
+    if (app.runsWorkers) {
+      await app.queue.work<{ instanceId: string; conversation: string }>(
+        DRAIN_QUEUE,
+        { batchSize: 1, localConcurrency: options.concurrency, groupConcurrency: 1 },
+        async ([job]) => deliveries.drain(job!.data),
+      );
+    }
+    registerDeliveryRoutes(app);
+  },
+  { name: 'delivery', dependencies: ['credentials', 'routing'] },
+);

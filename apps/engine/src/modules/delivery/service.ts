@@ -1,0 +1,321 @@
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { uuidv7 } from 'uuidv7';
+import type { Clock, Db, JobQueue, Logger } from '@mic/platform';
+import type { DeliveredEvent } from '@mic/contracts';
+import type { InstanceCredentials } from '../credentials/index.ts';
+import type { Routing } from '../routing/index.ts';
+import type { EndpointBreakers } from './breaker.ts';
+import { nextDelay } from './schedule.ts';
+import { attemptDelivery, type AttemptOutcome } from './sender.ts';
+import { conversationSequences, deliveries, deliveryAttempts, engineAlerts } from './schema.ts';
+
+export const DRAIN_QUEUE = 'delivery.drain';
+
+/** A stored event that has an instance: what a delivery is made from. */
+export interface RoutedEvent {
+  id: string;
+  instanceId: string;
+  tenantId: string;
+  type: string;
+  platform: string;
+  channelId: string | null;
+  conversationKey: string | null;
+  occurredAt: Date;
+  receivedAt: Date;
+  data: unknown;
+  raw: unknown;
+  traceParent: string;
+}
+
+export interface DeliveryOptions {
+  schedule: readonly number[];
+  timeoutMs: number;
+  /** Deliveries one drain job sends before handing over to a fresh job. */
+  drainBatch: number;
+  userAgent: string;
+}
+
+export type Delivery = typeof deliveries.$inferSelect;
+
+export interface DeliveryQuery {
+  state?: string | undefined;
+  instanceId?: string | undefined;
+  type?: string | undefined;
+  limit?: number | undefined;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+type Drain = { instanceId: string; conversation: string };
+const groupOf = (d: Drain) => ({ id: `${d.instanceId}|${d.conversation}` });
+
+/**
+ * Deliveries to instances. Each conversation is drained by one job at a time (pg-boss group
+ * concurrency 1, across all replicas), in sequence order: a failed delivery is retried on its
+ * schedule and the conversation waits behind it; a dead-lettered one no longer blocks it.
+ */
+export class Deliveries {
+  readonly #db: Db;
+  readonly #queue: JobQueue;
+  readonly #clock: Clock;
+  readonly #routing: Routing;
+  readonly #credentials: InstanceCredentials;
+  readonly #breakers: EndpointBreakers;
+  readonly #options: DeliveryOptions;
+  readonly #logger: Logger;
+  readonly #observe: (outcome: AttemptOutcome, receivedAt: Date) => void;
+
+  constructor(deps: {
+    db: Db;
+    queue: JobQueue;
+    clock: Clock;
+    routing: Routing;
+    credentials: InstanceCredentials;
+    breakers: EndpointBreakers;
+    options: DeliveryOptions;
+    logger: Logger;
+    observe: (outcome: AttemptOutcome, receivedAt: Date) => void;
+  }) {
+    this.#db = deps.db;
+    this.#queue = deps.queue;
+    this.#clock = deps.clock;
+    this.#routing = deps.routing;
+    this.#credentials = deps.credentials;
+    this.#breakers = deps.breakers;
+    this.#options = deps.options;
+    this.#logger = deps.logger;
+    this.#observe = deps.observe;
+  }
+
+  /** Creates the deliveries of newly stored events, with their jobs, inside the caller's transaction. */
+  async createFor(tx: Db, events: readonly RoutedEvent[]): Promise<void> {
+    const drains = new Map<string, Drain>();
+    const now = this.#clock.now();
+    for (const event of events) {
+      const conversation = event.conversationKey ?? `event:${event.id}`;
+      const [sequence] = await tx
+        .insert(conversationSequences)
+        .values({ instanceId: event.instanceId, conversation, lastSeq: 1 })
+        .onConflictDoUpdate({
+          target: [conversationSequences.instanceId, conversationSequences.conversation],
+          set: { lastSeq: sql`${conversationSequences.lastSeq} + 1` },
+        })
+        .returning({ seq: conversationSequences.lastSeq });
+      const id = uuidv7();
+      const payload: DeliveredEvent = {
+        id,
+        type: event.type,
+        tenantId: event.tenantId,
+        instanceId: event.instanceId,
+        channel: { kind: event.platform as DeliveredEvent['channel']['kind'], id: event.channelId ?? '' },
+        conversation: event.conversationKey ? { id: event.conversationKey, seq: sequence!.seq } : null,
+        occurredAt: event.occurredAt.toISOString(),
+        receivedAt: event.receivedAt.toISOString(),
+        data: isObject(event.data) ? event.data : { value: event.data ?? null },
+        // The contract promises an object: a fragment Meta sent as anything else travels wrapped.
+        raw: isObject(event.raw) ? event.raw : { value: event.raw ?? null },
+      };
+      await tx.insert(deliveries).values({
+        id,
+        eventId: event.id,
+        instanceId: event.instanceId,
+        conversation,
+        seq: sequence!.seq,
+        state: 'pending',
+        attempts: 0,
+        nextAttemptAt: now,
+        payload,
+        traceParent: event.traceParent,
+        createdAt: now,
+      });
+      drains.set(`${event.instanceId}|${conversation}`, { instanceId: event.instanceId, conversation });
+    }
+    for (const drain of drains.values()) await this.#queue.send(DRAIN_QUEUE, drain, { group: groupOf(drain) }, tx);
+  }
+
+  /** Sends a conversation's due deliveries in order, until one fails or none is left. */
+  async drain(drain: Drain): Promise<void> {
+    for (let sent = 0; sent < this.#options.drainBatch; sent++) {
+      const route = await this.#routing.instance(drain.instanceId);
+      if (!route || route.disabledAt) return; // held: setting the route again drains it
+      const [head] = await this.#db
+        .select()
+        .from(deliveries)
+        .where(
+          and(
+            eq(deliveries.instanceId, drain.instanceId),
+            eq(deliveries.conversation, drain.conversation),
+            eq(deliveries.state, 'pending'),
+          ),
+        )
+        .orderBy(asc(deliveries.seq))
+        .limit(1);
+      if (!head) return;
+      const now = this.#clock.now();
+      if (head.nextAttemptAt > now) return this.#schedule(drain, head.nextAttemptAt);
+      const permit = await this.#breakers.permit(drain.instanceId);
+      if (!permit.allowed) return this.#schedule(drain, permit.retryAt); // waits; no attempt spent
+      const outcome = await this.#attempt(head, route.webhookUrl, now);
+      if (outcome.outcome !== 'delivered') return this.#afterFailure(drain, head, outcome, now);
+      await this.#breakers.success(drain.instanceId);
+    }
+    await this.#schedule(drain, this.#clock.now()); // more to send: hand over to a fresh job
+  }
+
+  async #attempt(head: Delivery, url: string, now: Date): Promise<AttemptOutcome> {
+    const body = JSON.stringify(head.payload);
+    let outcome: AttemptOutcome;
+    try {
+      const signature = await this.#credentials.signDelivery(head.instanceId, head.id, now, body);
+      outcome = await attemptDelivery({
+        url,
+        body,
+        timeoutMs: this.#options.timeoutMs,
+        now,
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': this.#options.userAgent,
+          'webhook-id': head.id,
+          'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+          'webhook-signature': signature,
+          traceparent: head.traceParent,
+        },
+      });
+    } catch (error) {
+      outcome = { outcome: 'failed', status: null, error: (error as Error).message, retryAfterMs: null, durationMs: 0 };
+    }
+    const attempt = head.attempts + 1;
+    await this.#db.insert(deliveryAttempts).values({
+      id: uuidv7(),
+      deliveryId: head.id,
+      attempt,
+      at: now,
+      outcome: outcome.outcome,
+      status: outcome.status,
+      durationMs: outcome.durationMs,
+      error: outcome.outcome === 'failed' ? outcome.error : null,
+    });
+    if (outcome.outcome === 'delivered') {
+      await this.#db
+        .update(deliveries)
+        .set({
+          state: 'delivered',
+          attempts: attempt,
+          lastStatus: outcome.status,
+          lastError: null,
+          deliveredAt: this.#clock.now(),
+        })
+        .where(eq(deliveries.id, head.id));
+    }
+    this.#observe(outcome, new Date((head.payload as DeliveredEvent).receivedAt));
+    return outcome;
+  }
+
+  async #afterFailure(
+    drain: Drain,
+    head: Delivery,
+    outcome: Exclude<AttemptOutcome, { outcome: 'delivered' }>,
+    now: Date,
+  ): Promise<void> {
+    const attempts = head.attempts + 1;
+    if (outcome.outcome === 'gone') {
+      await this.#db
+        .update(deliveries)
+        .set({ attempts, lastStatus: 410, lastError: 'endpoint answered 410 Gone' })
+        .where(eq(deliveries.id, head.id));
+      await this.#routing.disable(drain.instanceId, 'the endpoint answered 410 Gone');
+      await this.alert('endpoint.disabled', drain.instanceId, { deliveryId: head.id, status: 410 });
+      return;
+    }
+    if (outcome.status !== null || !outcome.error.includes('signing secret'))
+      await this.#breakers.failure(drain.instanceId);
+    const scheduled = nextDelay(this.#options.schedule, attempts);
+    if (scheduled === null) {
+      await this.#db
+        .update(deliveries)
+        .set({ state: 'dead', attempts, lastStatus: outcome.status, lastError: outcome.error, deadAt: now })
+        .where(eq(deliveries.id, head.id));
+      this.#logger.warn({ deliveryId: head.id, instanceId: drain.instanceId, attempts }, 'delivery dead-lettered');
+      return this.#schedule(drain, now); // the conversation goes on without it
+    }
+    const at = new Date(now.getTime() + (outcome.retryAfterMs ?? scheduled));
+    await this.#db
+      .update(deliveries)
+      .set({ attempts, lastStatus: outcome.status, lastError: outcome.error, nextAttemptAt: at })
+      .where(eq(deliveries.id, head.id));
+    await this.#schedule(drain, at);
+  }
+
+  async #schedule(drain: Drain, at: Date): Promise<void> {
+    await this.#queue.send(DRAIN_QUEUE, drain, { group: groupOf(drain), startAfter: at });
+  }
+
+  /** Drains every conversation of an instance that has pending deliveries (after re-enabling it). */
+  async kick(instanceId: string): Promise<number> {
+    const rows = await this.#db
+      .selectDistinct({ conversation: deliveries.conversation })
+      .from(deliveries)
+      .where(and(eq(deliveries.instanceId, instanceId), eq(deliveries.state, 'pending')));
+    for (const { conversation } of rows) await this.#schedule({ instanceId, conversation }, this.#clock.now());
+    return rows.length;
+  }
+
+  /** Puts dead-lettered deliveries back in their conversation, to be sent at once. */
+  async replay(filter: { id?: string; instanceId?: string; type?: string }): Promise<number> {
+    const conditions = [
+      eq(deliveries.state, 'dead'),
+      filter.id ? eq(deliveries.id, filter.id) : undefined,
+      filter.instanceId ? eq(deliveries.instanceId, filter.instanceId) : undefined,
+      filter.type ? sql`${deliveries.payload}->>'type' = ${filter.type}` : undefined,
+    ].filter((c) => c !== undefined);
+    const replayed = await this.#db
+      .update(deliveries)
+      .set({ state: 'pending', attempts: 0, nextAttemptAt: this.#clock.now(), deadAt: null })
+      .where(and(...conditions))
+      .returning({ instanceId: deliveries.instanceId, conversation: deliveries.conversation });
+    const drains = new Map(replayed.map((r) => [`${r.instanceId}|${r.conversation}`, r]));
+    for (const drain of drains.values()) await this.#schedule(drain, this.#clock.now());
+    return replayed.length;
+  }
+
+  async list(query: DeliveryQuery): Promise<Delivery[]> {
+    const conditions = [
+      query.state ? eq(deliveries.state, query.state) : undefined,
+      query.instanceId ? eq(deliveries.instanceId, query.instanceId) : undefined,
+      query.type ? sql`${deliveries.payload}->>'type' = ${query.type}` : undefined,
+    ].filter((c) => c !== undefined);
+    return this.#db
+      .select()
+      .from(deliveries)
+      .where(conditions.length ? and(...conditions) : sql`true`)
+      .orderBy(desc(deliveries.createdAt), desc(deliveries.id))
+      .limit(query.limit ?? 100);
+  }
+
+  async get(id: string) {
+    const [delivery] = await this.#db.select().from(deliveries).where(eq(deliveries.id, id));
+    if (!delivery) return null;
+    const attempts = await this.#db
+      .select()
+      .from(deliveryAttempts)
+      .where(eq(deliveryAttempts.deliveryId, id))
+      .orderBy(asc(deliveryAttempts.attempt));
+    return { delivery, attempts };
+  }
+
+  async alert(kind: string, instanceId: string, detail: object): Promise<void> {
+    await this.#db
+      .insert(engineAlerts)
+      .values({ id: uuidv7(), kind, instanceId, detail, createdAt: this.#clock.now() });
+    this.#logger.warn({ alert: kind, instanceId, ...detail }, `alert: ${kind}`);
+  }
+
+  async alerts(instanceId?: string) {
+    return this.#db
+      .select()
+      .from(engineAlerts)
+      .where(instanceId ? eq(engineAlerts.instanceId, instanceId) : sql`true`)
+      .orderBy(desc(engineAlerts.createdAt));
+  }
+}

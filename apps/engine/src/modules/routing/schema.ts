@@ -1,0 +1,27 @@
+import { pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+
+/** The instances the engine delivers to: where, and in which format. */
+export const instanceRoutes = pgTable('instance_routes', {
+  instanceId: text('instance_id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  webhookUrl: text('webhook_url').notNull(),
+  deliveryFormat: text('delivery_format').notNull(),
+  /** Set when the endpoint answered 410 Gone: deliveries are held until the route is set again. */
+  disabledAt: timestamp('disabled_at', { withTimezone: true, mode: 'date' }),
+  disabledReason: text('disabled_reason'),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),
+});
+
+/** Each channel (WhatsApp phone number id, page id, Instagram account id) belongs to one instance. */
+export const channelRoutes = pgTable(
+  'channel_routes',
+  {
+    platform: text('platform').notNull(),
+    channelId: text('channel_id').notNull(),
+    instanceId: text('instance_id')
+      .notNull()
+      .references(() => instanceRoutes.instanceId, { onDelete: 'cascade' }),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.platform, t.channelId] })],
+);

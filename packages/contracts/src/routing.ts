@@ -1,0 +1,74 @@
+import { Type, type Static } from 'typebox';
+
+/**
+ * The engine's routing table: which instance receives each channel's events, and where. Filled by
+ * control (the control-core issue syncs it from control's snapshot); until then by this API.
+ */
+export const ChannelPlatform = Type.Union([
+  Type.Literal('whatsapp'),
+  Type.Literal('messenger'),
+  Type.Literal('instagram'),
+]);
+export type ChannelPlatform = Static<typeof ChannelPlatform>;
+
+export const DeliveryFormat = Type.Union([Type.Literal('standard-webhooks'), Type.Literal('meta')], {
+  description: "standard-webhooks: the MIC event envelope; meta: Meta's own webhook shape",
+});
+
+export const PutInstanceRoute = Type.Object(
+  {
+    tenantId: Type.String({ minLength: 1, maxLength: 64 }),
+    webhookUrl: Type.String({ format: 'uri', maxLength: 2048 }),
+    deliveryFormat: Type.Optional(DeliveryFormat),
+  },
+  { additionalProperties: false },
+);
+export type PutInstanceRoute = Static<typeof PutInstanceRoute>;
+
+export const InstanceRoute = Type.Object({
+  instanceId: Type.String(),
+  tenantId: Type.String(),
+  webhookUrl: Type.String(),
+  deliveryFormat: DeliveryFormat,
+  disabledAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'set when the endpoint answered 410 Gone; setting the route again re-enables it',
+  }),
+  disabledReason: Type.Union([Type.String(), Type.Null()]),
+  updatedAt: Type.String({ format: 'date-time' }),
+});
+
+export const ChannelParams = Type.Object({
+  platform: ChannelPlatform,
+  channelId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' }),
+});
+
+export const PutChannelRoute = Type.Object(
+  { instanceId: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
+
+export const ChannelRoute = Type.Object({
+  platform: ChannelPlatform,
+  channelId: Type.String(),
+  instanceId: Type.String(),
+  rerouted: Type.Integer({ description: 'stored unrouted events of this channel now routed to the instance' }),
+});
+
+export const InboundEventSummary = Type.Object({
+  id: Type.String(),
+  type: Type.String(),
+  platform: Type.String(),
+  channelId: Type.Union([Type.String(), Type.Null()]),
+  routeState: Type.Union([Type.Literal('routed'), Type.Literal('unrouted')]),
+  instanceId: Type.Union([Type.String(), Type.Null()]),
+  occurredAt: Type.String({ format: 'date-time' }),
+  receivedAt: Type.String({ format: 'date-time' }),
+  dedupKey: Type.String(),
+});
+
+export const InboundEventQuery = Type.Object({
+  routeState: Type.Optional(Type.Union([Type.Literal('routed'), Type.Literal('unrouted')])),
+  platform: Type.Optional(Type.String()),
+  channelId: Type.Optional(Type.String()),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+});
