@@ -17,10 +17,18 @@ export class InstanceCredentials {
   readonly #secrets: SecretStore;
   readonly #clock: Clock;
 
-  constructor(db: Db, secrets: SecretStore, clock: Clock) {
+  /**
+   * Signers per instance, kept briefly (by the business clock, and never past the end of a grace
+   * period): reading a secret costs a query and a decryption per delivery otherwise.
+   */
+  readonly #signers = new Map<string, { signers: Webhook[]; until: number }>();
+  readonly #signerCacheMs: number;
+
+  constructor(db: Db, secrets: SecretStore, clock: Clock, signerCacheMs = 5_000) {
     this.#db = db;
     this.#secrets = secrets;
     this.#clock = clock;
+    this.#signerCacheMs = signerCacheMs;
   }
 
   /** Both credentials of a new instance, returned once. */
@@ -63,6 +71,7 @@ export class InstanceCredentials {
     await this.describe(instanceId);
     const signingSecret = newSigningSecret();
     await this.#secrets.put(signingSecretRef(instanceId), 'instance-signing-secret', signingSecret, graceMs);
+    this.#signers.delete(instanceId);
     return { signingSecret, info: await this.describe(instanceId) };
   }
 
@@ -86,9 +95,16 @@ export class InstanceCredentials {
    * signature per valid secret, so an instance verifies with either during a rotation.
    */
   async signDelivery(instanceId: string, messageId: string, timestamp: Date, payload: string): Promise<string> {
-    const secrets = await this.#secrets.revealValid(signingSecretRef(instanceId));
-    if (secrets.length === 0) throw new Error(`instance ${instanceId} has no signing secret`);
-    return secrets.map((s) => new Webhook(s).sign(messageId, timestamp, payload)).join(' ');
+    const now = this.#clock.now().getTime();
+    let cached = this.#signers.get(instanceId);
+    if (!cached || cached.until <= now) {
+      const live = await this.#secrets.revealLive(signingSecretRef(instanceId));
+      if (live.values.length === 0) throw new Error(`instance ${instanceId} has no signing secret`);
+      const until = Math.min(now + this.#signerCacheMs, live.changesAt?.getTime() ?? Infinity);
+      cached = { signers: live.values.map((s) => new Webhook(s)), until };
+      this.#signers.set(instanceId, cached);
+    }
+    return cached.signers.map((w) => w.sign(messageId, timestamp, payload)).join(' ');
   }
 
   async describe(instanceId: string): Promise<CredentialsInfo> {
@@ -110,6 +126,7 @@ export class InstanceCredentials {
 
   /** Removes every credential of an instance (deprovisioning). */
   async revokeAll(instanceId: string): Promise<void> {
+    this.#signers.delete(instanceId);
     await this.#db.delete(instanceTokens).where(eq(instanceTokens.instanceId, instanceId));
     if (await this.#secrets.info(signingSecretRef(instanceId)))
       await this.#secrets.remove(signingSecretRef(instanceId));

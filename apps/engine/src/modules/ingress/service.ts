@@ -52,15 +52,6 @@ export class Ingress {
     const routes = await this.#routesOf(events);
     const receiptId = uuidv7();
     return this.#db.transaction(async (tx) => {
-      await tx.insert(webhookReceipts).values({
-        id: receiptId,
-        app,
-        body: body.toString('utf8'),
-        eventCount: events.length,
-        newEventCount: 0,
-        traceParent,
-        receivedAt,
-      });
       const rows = events.map((event) => {
         const route = routes.get(routeKey(event.platform, event.channelId));
         return {
@@ -91,7 +82,15 @@ export class Ingress {
         : [];
       // Deliveries and their jobs commit with the events: no event is stored without its delivery.
       await this.#deliveries.createFor(tx, inserted.filter(isRouted));
-      await tx.update(webhookReceipts).set({ newEventCount: inserted.length }).where(eq(webhookReceipts.id, receiptId));
+      await tx.insert(webhookReceipts).values({
+        id: receiptId,
+        app,
+        body: body.toString('utf8'),
+        eventCount: events.length,
+        newEventCount: inserted.length,
+        traceParent,
+        receivedAt,
+      });
       return {
         receiptId,
         events: events.length,

@@ -1,4 +1,5 @@
 import { and, asc, eq } from 'drizzle-orm';
+import { LRUCache } from 'lru-cache';
 import type { Clock, Db } from '@mic/platform';
 import { problems } from '@mic/platform';
 import type { ChannelPlatform, PutInstanceRoute } from '@mic/contracts';
@@ -18,9 +19,23 @@ export class Routing {
   readonly #listeners: ChannelRoutedListener[] = [];
   readonly #instanceListeners: ((instanceId: string) => Promise<void>)[] = [];
 
-  constructor(db: Db, clock: Clock) {
+  /**
+   * Lookups on the hot path (every webhook, every delivery) are kept for `cacheMs`; this process
+   * forgets them on change, and other replicas see a change within `cacheMs`.
+   */
+  readonly #routes: LRUCache<string, { route: Route | null }>;
+  readonly #instanceRows: LRUCache<string, { row: typeof instanceRoutes.$inferSelect | null }>;
+
+  constructor(db: Db, clock: Clock, cacheMs = 1_000) {
     this.#db = db;
     this.#clock = clock;
+    this.#routes = new LRUCache({ max: 50_000, ttl: Math.max(1, cacheMs) });
+    this.#instanceRows = new LRUCache({ max: 10_000, ttl: Math.max(1, cacheMs) });
+  }
+
+  #forget(): void {
+    this.#routes.clear();
+    this.#instanceRows.clear();
   }
 
   /** Called after an instance's route is set (a re-enabled endpoint gets its held deliveries). */
@@ -52,6 +67,7 @@ export class Routing {
       .update(instanceRoutes)
       .set({ disabledAt: this.#clock.now(), disabledReason: reason })
       .where(eq(instanceRoutes.instanceId, instanceId));
+    this.#forget();
   }
 
   async instances() {
@@ -59,7 +75,10 @@ export class Routing {
   }
 
   async instance(instanceId: string) {
+    const cached = this.#instanceRows.get(instanceId);
+    if (cached) return cached.row ?? undefined;
     const [row] = await this.#db.select().from(instanceRoutes).where(eq(instanceRoutes.instanceId, instanceId));
+    this.#instanceRows.set(instanceId, { row: row ?? null });
     return row;
   }
 
@@ -77,6 +96,7 @@ export class Routing {
       .insert(channelRoutes)
       .values(row)
       .onConflictDoUpdate({ target: [channelRoutes.platform, channelRoutes.channelId], set: row });
+    this.#forget();
     let rerouted = 0;
     for (const listener of this.#listeners) {
       rerouted += await listener(platform, channelId, { instanceId, tenantId: instance.tenantId });
@@ -89,17 +109,22 @@ export class Routing {
       .delete(channelRoutes)
       .where(and(eq(channelRoutes.platform, platform), eq(channelRoutes.channelId, channelId)))
       .returning({ id: channelRoutes.channelId });
+    this.#forget();
     return rows.length > 0;
   }
 
   /** The instance that owns a channel, or null: its events are kept as unrouted. */
   async routeOf(platform: string, channelId: string | null): Promise<Route | null> {
     if (!channelId) return null;
+    const key = `${platform}:${channelId}`;
+    const cached = this.#routes.get(key);
+    if (cached) return cached.route;
     const [row] = await this.#db
       .select({ instanceId: instanceRoutes.instanceId, tenantId: instanceRoutes.tenantId })
       .from(channelRoutes)
       .innerJoin(instanceRoutes, eq(instanceRoutes.instanceId, channelRoutes.instanceId))
       .where(and(eq(channelRoutes.platform, platform), eq(channelRoutes.channelId, channelId)));
+    this.#routes.set(key, { route: row ?? null });
     return row ?? null;
   }
 }

@@ -103,10 +103,19 @@ export class SecretStore {
 
   /** Every value accepted now: the current one, then a previous one in its grace period. */
   async revealValid(ref: string): Promise<string[]> {
+    return (await this.revealLive(ref)).values;
+  }
+
+  /** The values accepted now, and when that set changes next (a grace period ends), for caches. */
+  async revealLive(ref: string): Promise<{ values: string[]; changesAt: Date | null }> {
     const secret = await q.byRef(this.#db, ref);
-    if (!secret) return [];
+    if (!secret) return { values: [], changesAt: null };
     const versions = await q.liveVersions(this.#db, secret.id, this.#clock.now());
-    return versions.map((v) => open(v, aadOf(secret.id, v.version), this.#keyring.key(v.kekVersion)));
+    const expiries = versions.map((v) => v.expiresAt?.getTime()).filter((t) => t !== undefined);
+    return {
+      values: versions.map((v) => open(v, aadOf(secret.id, v.version), this.#keyring.key(v.kekVersion))),
+      changesAt: expiries.length ? new Date(Math.min(...expiries)) : null,
+    };
   }
 
   async info(ref: string): Promise<SecretInfo | null> {
