@@ -2,6 +2,7 @@ import {
   PgBoss,
   fromDrizzle,
   type Job,
+  type JobInsert,
   type Queue as QueueDefinition,
   type SendOptions,
   type WorkOptions,
@@ -82,6 +83,12 @@ export class JobQueue {
    */
   async send(name: string, data: object, options: SendOptions = {}, tx?: Db): Promise<string | null> {
     return this.boss.send(name, data, tx ? { ...options, db: fromDrizzle(tx, sql) } : options);
+  }
+
+  /** Enqueues many jobs in one statement, in the caller's transaction when given one. */
+  async sendMany(name: string, jobs: JobInsert<object>[], tx?: Db): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.boss.insert(name, jobs, tx ? { db: fromDrizzle(tx, sql) } : {});
   }
 
   async work<T extends object>(

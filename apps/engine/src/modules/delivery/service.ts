@@ -88,50 +88,68 @@ export class Deliveries {
     this.#observe = deps.observe;
   }
 
-  /** Creates the deliveries of newly stored events, with their jobs, inside the caller's transaction. */
+  /**
+   * Creates the deliveries of newly stored events, with their jobs, inside the caller's
+   * transaction: one sequence update per conversation, one insert for all deliveries, one for all
+   * jobs (ingress stores webhooks in batches under load).
+   */
   async createFor(tx: Db, events: readonly RoutedEvent[]): Promise<void> {
-    const drains = new Map<string, Drain>();
+    if (events.length === 0) return;
     const now = this.#clock.now();
+    const conversations = new Map<string, { drain: Drain; events: RoutedEvent[] }>();
     for (const event of events) {
       const conversation = event.conversationKey ?? `event:${event.id}`;
+      const key = `${event.instanceId}|${conversation}`;
+      const entry = conversations.get(key) ?? { drain: { instanceId: event.instanceId, conversation }, events: [] };
+      entry.events.push(event);
+      conversations.set(key, entry);
+    }
+    const rows: (typeof deliveries.$inferInsert)[] = [];
+    for (const { drain, events: inOrder } of conversations.values()) {
       const [sequence] = await tx
         .insert(conversationSequences)
-        .values({ instanceId: event.instanceId, conversation, lastSeq: 1 })
+        .values({ instanceId: drain.instanceId, conversation: drain.conversation, lastSeq: inOrder.length })
         .onConflictDoUpdate({
           target: [conversationSequences.instanceId, conversationSequences.conversation],
-          set: { lastSeq: sql`${conversationSequences.lastSeq} + 1` },
+          set: { lastSeq: sql`${conversationSequences.lastSeq} + ${inOrder.length}` },
         })
-        .returning({ seq: conversationSequences.lastSeq });
-      const id = uuidv7();
-      const payload: DeliveredEvent = {
-        id,
-        type: event.type,
-        tenantId: event.tenantId,
-        instanceId: event.instanceId,
-        channel: { kind: event.platform as DeliveredEvent['channel']['kind'], id: event.channelId ?? '' },
-        conversation: event.conversationKey ? { id: event.conversationKey, seq: sequence!.seq } : null,
-        occurredAt: event.occurredAt.toISOString(),
-        receivedAt: event.receivedAt.toISOString(),
-        data: isObject(event.data) ? event.data : { value: event.data ?? null },
-        // The contract promises an object: a fragment Meta sent as anything else travels wrapped.
-        raw: isObject(event.raw) ? event.raw : { value: event.raw ?? null },
-      };
-      await tx.insert(deliveries).values({
-        id,
-        eventId: event.id,
-        instanceId: event.instanceId,
-        conversation,
-        seq: sequence!.seq,
-        state: 'pending',
-        attempts: 0,
-        nextAttemptAt: now,
-        payload,
-        traceParent: event.traceParent,
-        createdAt: now,
-      });
-      drains.set(`${event.instanceId}|${conversation}`, { instanceId: event.instanceId, conversation });
+        .returning({ last: conversationSequences.lastSeq });
+      const first = sequence!.last - inOrder.length + 1;
+      inOrder.forEach((event, i) => rows.push(this.#deliveryRow(event, drain.conversation, first + i, now)));
     }
-    for (const drain of drains.values()) await this.#queue.send(DRAIN_QUEUE, drain, { group: groupOf(drain) }, tx);
+    for (let i = 0; i < rows.length; i += 500) await tx.insert(deliveries).values(rows.slice(i, i + 500));
+    const jobs = [...conversations.values()].map(({ drain }) => ({ data: drain, group: groupOf(drain) }));
+    await this.#queue.sendMany(DRAIN_QUEUE, jobs, tx);
+  }
+
+  #deliveryRow(event: RoutedEvent, conversation: string, seq: number, now: Date): typeof deliveries.$inferInsert {
+    const id = uuidv7();
+    const payload: DeliveredEvent = {
+      id,
+      type: event.type,
+      tenantId: event.tenantId,
+      instanceId: event.instanceId,
+      channel: { kind: event.platform as DeliveredEvent['channel']['kind'], id: event.channelId ?? '' },
+      conversation: event.conversationKey ? { id: event.conversationKey, seq } : null,
+      occurredAt: event.occurredAt.toISOString(),
+      receivedAt: event.receivedAt.toISOString(),
+      data: isObject(event.data) ? event.data : { value: event.data ?? null },
+      // The contract promises an object: a fragment Meta sent as anything else travels wrapped.
+      raw: isObject(event.raw) ? event.raw : { value: event.raw ?? null },
+    };
+    return {
+      id,
+      eventId: event.id,
+      instanceId: event.instanceId,
+      conversation,
+      seq,
+      state: 'pending',
+      attempts: 0,
+      nextAttemptAt: now,
+      payload,
+      traceParent: event.traceParent,
+      createdAt: now,
+    };
   }
 
   /** Sends a conversation's due deliveries in order, until one fails or none is left. */

@@ -127,6 +127,21 @@ describe('webhook intake (POST)', () => {
     expect(after - before).toBe(3);
   });
 
+  it('stores webhooks that arrive together in shared transactions, each event once', async () => {
+    const before = await counts();
+    const bodies = Array.from({ length: 40 }, (_, i) => {
+      const text = JSON.parse(fixture('messenger-text')) as { entry: { messaging: { message: { mid: string } }[] }[] };
+      text.entry[0]!.messaging[0]!.message.mid = `m_together_${i}`;
+      return JSON.stringify(text);
+    });
+    const sends = [...bodies, ...bodies.slice(0, 10)].map((body) => post(body));
+    const answers = await Promise.all(sends);
+    expect(answers.every((a) => a.statusCode === 200)).toBe(true);
+    const after = await counts();
+    expect(after.events - before.events).toBe(40);
+    expect(after.receipts - before.receipts).toBe(50);
+  });
+
   it.each([
     ['a forged signature', () => post(fixture('messenger-text'), { secret: 'not-the-app-secret' }), 401],
     ['no signature', () => post(fixture('messenger-text'), { signature: '' }), 401],

@@ -15,6 +15,19 @@ export interface Receipt {
 
 export type InboundEvent = typeof inboundEvents.$inferSelect;
 
+/** Webhooks stored in one transaction at most. */
+const MAX_BATCH = 100;
+
+interface PendingWebhook {
+  app: string;
+  body: string;
+  traceParent: string;
+  receivedAt: Date;
+  events: MetaWebhookEvent[];
+  resolve(receipt: Receipt): void;
+  reject(error: unknown): void;
+}
+
 export interface EventQuery {
   routeState?: 'routed' | 'unrouted' | undefined;
   platform?: string | undefined;
@@ -31,6 +44,8 @@ export class Ingress {
   readonly #routing: Routing;
   readonly #clock: Clock;
   readonly #deliveries: Deliveries;
+  readonly #pending: PendingWebhook[] = [];
+  #isFlushing = false;
 
   constructor(db: Db, routing: Routing, deliveries: Deliveries, clock: Clock) {
     this.#db = db;
@@ -39,7 +54,11 @@ export class Ingress {
     this.#clock = clock;
   }
 
-  /** Stores a webhook body whose signature has been checked. */
+  /**
+   * Stores a webhook body whose signature has been checked; resolves once it is committed. Bodies
+   * that arrive while a commit is under way are stored together in the next one (group commit):
+   * one transaction per batch instead of per webhook under load, no added wait when idle.
+   */
   async accept(app: string, body: Buffer, traceParent: string): Promise<Receipt> {
     let parsed: unknown;
     try {
@@ -49,14 +68,51 @@ export class Ingress {
     }
     const receivedAt = this.#clock.now();
     const events = parseMetaWebhook(parsed, { receivedAt });
-    const routes = await this.#routesOf(events);
-    const receiptId = uuidv7();
-    return this.#db.transaction(async (tx) => {
-      const rows = events.map((event) => {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ app, body: body.toString('utf8'), traceParent, receivedAt, events, resolve, reject });
+      void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#isFlushing) return;
+    this.#isFlushing = true;
+    try {
+      while (this.#pending.length > 0) {
+        const batch = this.#pending.splice(0, MAX_BATCH);
+        try {
+          const receipts = await this.#store(batch);
+          batch.forEach((item, i) => item.resolve(receipts[i]!));
+        } catch (error) {
+          if (batch.length === 1) {
+            batch[0]!.reject(error); // not stored: a 5xx, and Meta sends it again
+            continue;
+          }
+          // One bad webhook must not fail the others: store each on its own.
+          for (const item of batch) {
+            await this.#store([item]).then(
+              ([receipt]) => item.resolve(receipt!),
+              (reason: unknown) => item.reject(reason),
+            );
+          }
+        }
+      }
+    } finally {
+      this.#isFlushing = false;
+    }
+  }
+
+  async #store(batch: readonly PendingWebhook[]): Promise<Receipt[]> {
+    const routes = await this.#routesOf(batch.flatMap((item) => item.events));
+    const receipts = batch.map(() => uuidv7());
+    const rows = new Map<string, typeof inboundEvents.$inferInsert>(); // by dedup key: repeats in one batch too
+    batch.forEach((item, i) => {
+      for (const event of item.events) {
+        if (rows.has(event.dedupKey)) continue;
         const route = routes.get(routeKey(event.platform, event.channelId));
-        return {
+        rows.set(event.dedupKey, {
           id: uuidv7(),
-          receiptId,
+          receiptId: receipts[i]!,
           dedupKey: event.dedupKey,
           type: event.type,
           platform: event.platform,
@@ -66,37 +122,42 @@ export class Ingress {
           routeState: route ? 'routed' : 'unrouted',
           instanceId: route?.instanceId ?? null,
           tenantId: route?.tenantId ?? null,
-          traceParent,
+          traceParent: item.traceParent,
           occurredAt: new Date(event.occurredAt),
-          receivedAt,
+          receivedAt: item.receivedAt,
           data: event.data,
-          raw: (event.raw ?? null) as object,
-        };
-      });
-      const inserted = rows.length
+          raw: event.raw ?? null,
+        });
+      }
+    });
+    return this.#db.transaction(async (tx) => {
+      const inserted = rows.size
         ? await tx
             .insert(inboundEvents)
-            .values(rows)
+            .values([...rows.values()])
             .onConflictDoNothing({ target: inboundEvents.dedupKey })
             .returning()
         : [];
       // Deliveries and their jobs commit with the events: no event is stored without its delivery.
       await this.#deliveries.createFor(tx, inserted.filter(isRouted));
-      await tx.insert(webhookReceipts).values({
-        id: receiptId,
-        app,
-        body: body.toString('utf8'),
-        eventCount: events.length,
-        newEventCount: inserted.length,
-        traceParent,
-        receivedAt,
-      });
-      return {
-        receiptId,
-        events: events.length,
-        newEvents: inserted.length,
-        unrouted: inserted.filter((r) => r.routeState === 'unrouted').length,
-      };
+      const fresh = (receiptId: string) => inserted.filter((e) => e.receiptId === receiptId);
+      await tx.insert(webhookReceipts).values(
+        batch.map((item, i) => ({
+          id: receipts[i]!,
+          app: item.app,
+          body: item.body,
+          eventCount: item.events.length,
+          newEventCount: fresh(receipts[i]!).length,
+          traceParent: item.traceParent,
+          receivedAt: item.receivedAt,
+        })),
+      );
+      return batch.map((item, i) => ({
+        receiptId: receipts[i]!,
+        events: item.events.length,
+        newEvents: fresh(receipts[i]!).length,
+        unrouted: fresh(receipts[i]!).filter((e) => e.routeState === 'unrouted').length,
+      }));
     });
   }
 
