@@ -22,6 +22,12 @@ export class EndpointBreakers {
   readonly #clock: Clock;
   readonly #policy: BreakerPolicy;
   readonly #onAlert: (kind: BreakerAlert, instanceId: string, detail: object) => Promise<void>;
+  /**
+   * Endpoints this process saw healthy (closed, no failure) in the last second: the hot path skips
+   * the database for them. Another replica's view reaches this one within that second.
+   */
+  readonly #healthyUntil = new Map<string, number>();
+  static readonly HEALTHY_CACHE_MS = 1_000;
 
   constructor(
     db: Db,
@@ -36,7 +42,9 @@ export class EndpointBreakers {
   }
 
   async permit(instanceId: string): Promise<Permit> {
+    if ((this.#healthyUntil.get(instanceId) ?? 0) > Date.now()) return { allowed: true, isProbe: false };
     const [row] = await this.#db.select().from(endpointBreakers).where(eq(endpointBreakers.instanceId, instanceId));
+    if (!row || (row.state === 'closed' && row.consecutiveFailures === 0)) this.#markHealthy(instanceId);
     if (!row || row.state === 'closed') return { allowed: true, isProbe: false };
     const now = this.#clock.now();
     // Open and due, or a half-open probe whose worker died: one worker takes the probe.
@@ -55,7 +63,12 @@ export class EndpointBreakers {
     return { allowed: false, retryAt: row.probeAt ?? new Date(now.getTime() + this.#policy.halfOpenAfterMs) };
   }
 
+  #markHealthy(instanceId: string): void {
+    this.#healthyUntil.set(instanceId, Date.now() + EndpointBreakers.HEALTHY_CACHE_MS);
+  }
+
   async success(instanceId: string): Promise<void> {
+    if ((this.#healthyUntil.get(instanceId) ?? 0) > Date.now()) return; // nothing to reset
     const now = this.#clock.now();
     const [before] = await this.#db
       .select({ state: endpointBreakers.state })
@@ -66,10 +79,12 @@ export class EndpointBreakers {
       .update(endpointBreakers)
       .set({ state: 'closed', consecutiveFailures: 0, openedAt: null, probeAt: null, updatedAt: now })
       .where(eq(endpointBreakers.instanceId, instanceId));
+    this.#markHealthy(instanceId);
     if (before.state !== 'closed') await this.#onAlert('breaker.closed', instanceId, { closedAt: now.toISOString() });
   }
 
   async failure(instanceId: string): Promise<void> {
+    this.#healthyUntil.delete(instanceId);
     const now = this.#clock.now();
     const [row] = await this.#db
       .insert(endpointBreakers)
