@@ -6,6 +6,7 @@ import { TEST_DATABASE_URL, dropSchemas, eventually, freePort, uniqueName } from
 import { openDatabase } from '@mic/platform';
 import { sql } from 'drizzle-orm';
 import type { SystemStatus } from '@mic/contracts';
+import { startNexusSim, type NexusSim, type SimModeRequest } from '@mic/nexus-sim';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const MIC = join(ROOT, 'apps', 'mic', 'src', 'main.ts');
@@ -196,4 +197,94 @@ export async function dumpPlaneDatabase(env: MicEnv, plane: 'control' | 'engine'
   } finally {
     await db.close();
   }
+}
+
+/** What an engine `/internal` route answered: its status and its JSON body (undefined when empty). */
+export interface EngineAnswer<T> {
+  status: number;
+  body: T;
+}
+
+/** Calls an engine `/internal` route as control would, with the service token from the embedded token file. */
+export async function engineCall<T = unknown>(
+  engineUrl: string,
+  dataDir: string,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  body?: object,
+): Promise<EngineAnswer<T>> {
+  const res = await fetch(`${engineUrl}${path}`, {
+    method,
+    headers: { ...internalAuth(dataDir, 'engine'), ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+export interface SimInstance {
+  instanceId: string;
+  tenantId: string;
+  /** The WhatsApp phone_number_id routed to the instance. */
+  phoneNumberId: string;
+  /** The simulated Nexus instance the engine delivers to, holding the instance's signing secret. */
+  sim: NexusSim;
+}
+
+/**
+ * Onboards a Nexus instance on a running engine, as control does: the engine issues its
+ * credentials (the signing secret is shown once, and handed to a nexus-sim started with it), the
+ * instance's delivery URL is set to the sim, and a WhatsApp number is routed to the instance.
+ */
+export async function connectSimInstance(
+  engineUrl: string,
+  dataDir: string,
+  instance: { instanceId: string; tenantId: string; phoneNumberId: string; mode?: SimModeRequest },
+): Promise<SimInstance> {
+  const { instanceId, tenantId, phoneNumberId } = instance;
+  const issued = await engineCall<{ signingSecret: string }>(
+    engineUrl,
+    dataDir,
+    'POST',
+    `/internal/v1/instances/${instanceId}/credentials`,
+  );
+  if (issued.status !== 201)
+    throw new Error(`credentials for ${instanceId}: ${issued.status} ${JSON.stringify(issued.body)}`);
+  const sim = await startNexusSim({
+    secrets: [issued.body.signingSecret],
+    ...(instance.mode ? { mode: instance.mode } : {}),
+  });
+  try {
+    const route = await engineCall(engineUrl, dataDir, 'PUT', `/internal/v1/instances/${instanceId}`, {
+      tenantId,
+      webhookUrl: `${sim.url}/hooks/mic`,
+    });
+    if (route.status !== 200) throw new Error(`route of ${instanceId}: ${route.status} ${JSON.stringify(route.body)}`);
+    const channel = await engineCall(engineUrl, dataDir, 'PUT', `/internal/v1/channels/whatsapp/${phoneNumberId}`, {
+      instanceId,
+    });
+    if (channel.status !== 200)
+      throw new Error(`channel ${phoneNumberId}: ${channel.status} ${JSON.stringify(channel.body)}`);
+  } catch (error) {
+    await sim.stop();
+    throw error;
+  }
+  return { instanceId, tenantId, phoneNumberId, sim };
+}
+
+/**
+ * The value of one Prometheus sample on a `/metrics` page, e.g.
+ * `metricValue(text, 'delivery_attempts_total', { outcome: 'delivered' })`; 0 when absent.
+ */
+export function metricValue(metrics: string, name: string, labels: Record<string, string> = {}): number {
+  for (const line of metrics.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const found = new Map<string, string>(
+      [...(match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]),
+    );
+    if (Object.entries(labels).every(([k, v]) => found.get(k) === v)) return Number(match[3]);
+  }
+  return 0;
 }

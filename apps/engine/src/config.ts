@@ -66,6 +66,11 @@ export const engineConfigSpec = {
     1,
     1000,
   ),
+  deliveryLease: fields.duration(
+    'DELIVERY_LEASE',
+    "how long a drain's claim on a conversation lasts without renewal (a crashed worker's work resumes after it)",
+    30_000,
+  ),
   breakerThreshold: fields.integer('BREAKER_THRESHOLD', 'consecutive failures that open an endpoint breaker', 5, 1),
   breakerHalfOpenAfter: fields.duration(
     'BREAKER_HALF_OPEN_AFTER',

@@ -52,6 +52,7 @@ export function startEngine(config: EngineConfig, logger: Logger, overrides: Pla
         timeoutMs: config.deliveryTimeout,
         breaker: { threshold: config.breakerThreshold, halfOpenAfterMs: config.breakerHalfOpenAfter },
         concurrency: config.deliveryConcurrency,
+        leaseMs: Math.max(config.deliveryLease, config.deliveryTimeout + 5_000),
         userAgent: `MIC-Engine/${ENGINE_VERSION}`,
       });
       if (config.roles.includes('ingress')) {

@@ -21,6 +21,8 @@ export interface DeliveryModuleOptions {
   breaker: BreakerPolicy;
   /** Conversations one worker process drains at once. */
   concurrency: number;
+  /** A drain's claim on its conversation, and the job heartbeat that notices a dead worker. */
+  leaseMs: number;
   userAgent: string;
 }
 
@@ -53,6 +55,7 @@ export default fp(
         schedule: options.schedule,
         timeoutMs: options.timeoutMs,
         drainBatch: 100,
+        leaseMs: options.leaseMs,
         userAgent: options.userAgent,
       },
       observe: (outcome, receivedAt) => {
@@ -64,18 +67,19 @@ export default fp(
     app.routingTable.onInstanceUpdated(async (instanceId) => {
       await deliveries.kick(instanceId);
     });
-    // A worker that dies mid-drain stops heart-beating; its job is retried after 30 s.
+    // A worker that dies mid-drain stops heart-beating; pg-boss retries its job once the heartbeat
+    // is overdue (10 s at least), after the dead drain's claim on the conversation has expired.
     await app.queue.define(DRAIN_QUEUE, {
       retryLimit: 20,
       retryDelay: 1,
       retryBackoff: true,
-      heartbeatSeconds: 30,
+      heartbeatSeconds: Math.max(10, Math.ceil(options.leaseMs / 1000) + 5),
       deleteAfterSeconds: 3_600,
     });
     if (app.runsWorkers) {
       await app.queue.work<{ instanceId: string; conversation: string }>(
         DRAIN_QUEUE,
-        { batchSize: 1, localConcurrency: options.concurrency, groupConcurrency: 1 },
+        { batchSize: 1, localConcurrency: options.concurrency },
         async ([job]) => deliveries.drain(job!.data),
       );
     }

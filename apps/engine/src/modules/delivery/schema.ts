@@ -63,6 +63,22 @@ export const conversationSequences = pgTable(
   (t) => [primaryKey({ columns: [t.instanceId, t.conversation] })],
 );
 
+/**
+ * Who is delivering a conversation now. A drain claims its conversation before sending and renews
+ * the claim while it works, so two replicas never send one conversation at once; a claim left by
+ * a crashed process expires.
+ */
+export const conversationLeases = pgTable(
+  'conversation_leases',
+  {
+    instanceId: text('instance_id').notNull(),
+    conversation: text('conversation').notNull(),
+    holder: uuid('holder').notNull(),
+    leasedUntil: timestamp('leased_until', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.instanceId, t.conversation] })],
+);
+
 /** Circuit breaker per instance endpoint, shared by every worker replica through the database. */
 export const endpointBreakers = pgTable('endpoint_breakers', {
   instanceId: text('instance_id').primaryKey(),

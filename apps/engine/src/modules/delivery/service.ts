@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, lt, lte, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import type { Clock, Db, JobQueue, Logger } from '@mic/platform';
 import type { DeliveredEvent } from '@mic/contracts';
@@ -7,7 +7,7 @@ import type { Routing } from '../routing/index.ts';
 import type { EndpointBreakers } from './breaker.ts';
 import { nextDelay } from './schedule.ts';
 import { attemptDelivery, type AttemptOutcome } from './sender.ts';
-import { conversationSequences, deliveries, deliveryAttempts, engineAlerts } from './schema.ts';
+import { conversationLeases, conversationSequences, deliveries, deliveryAttempts, engineAlerts } from './schema.ts';
 
 export const DRAIN_QUEUE = 'delivery.drain';
 
@@ -32,6 +32,8 @@ export interface DeliveryOptions {
   timeoutMs: number;
   /** Deliveries one drain job sends before handing over to a fresh job. */
   drainBatch: number;
+  /** How long a drain's claim on its conversation lasts without renewal (a crashed holder's ends then). */
+  leaseMs: number;
   userAgent: string;
 }
 
@@ -152,11 +154,66 @@ export class Deliveries {
     };
   }
 
-  /** Sends a conversation's due deliveries in order, until one fails or none is left. */
+  /**
+   * Sends a conversation's due deliveries in order, until one fails or none is left. Only the
+   * holder of the conversation's lease sends; a drain that finds it taken leaves the work to the
+   * holder, which looks again for due deliveries after letting go.
+   */
   async drain(drain: Drain): Promise<void> {
+    const holder = uuidv7();
+    if (!(await this.#claim(drain, holder))) return;
+    let finished: 'empty' | 'waiting';
+    try {
+      finished = await this.#drainHeld(drain, holder);
+    } finally {
+      await this.#db
+        .delete(conversationLeases)
+        .where(
+          and(
+            eq(conversationLeases.instanceId, drain.instanceId),
+            eq(conversationLeases.conversation, drain.conversation),
+            eq(conversationLeases.holder, holder),
+          ),
+        );
+    }
+    // Deliveries stored while we held the lease, after our last look, have a drain that gave up.
+    // (When the drain stopped for another reason, it has scheduled what comes next already.)
+    if (finished !== 'empty') return;
+    const [due] = await this.#db
+      .select({ id: deliveries.id })
+      .from(deliveries)
+      .where(
+        and(
+          eq(deliveries.instanceId, drain.instanceId),
+          eq(deliveries.conversation, drain.conversation),
+          eq(deliveries.state, 'pending'),
+          lte(deliveries.nextAttemptAt, this.#clock.now()),
+        ),
+      )
+      .limit(1);
+    if (due) await this.#schedule(drain, this.#clock.now());
+  }
+
+  async #claim(drain: Drain, holder: string): Promise<boolean> {
+    const now = new Date();
+    const leasedUntil = new Date(now.getTime() + this.#options.leaseMs);
+    const [row] = await this.#db
+      .insert(conversationLeases)
+      .values({ ...drain, holder, leasedUntil })
+      .onConflictDoUpdate({
+        target: [conversationLeases.instanceId, conversationLeases.conversation],
+        set: { holder, leasedUntil },
+        setWhere: lt(conversationLeases.leasedUntil, now),
+      })
+      .returning({ holder: conversationLeases.holder });
+    return row?.holder === holder;
+  }
+
+  async #drainHeld(drain: Drain, holder: string): Promise<'empty' | 'waiting'> {
     for (let sent = 0; sent < this.#options.drainBatch; sent++) {
+      if (sent > 0 && !(await this.#renew(drain, holder))) return 'waiting';
       const route = await this.#routing.instance(drain.instanceId);
-      if (!route || route.disabledAt) return; // held: setting the route again drains it
+      if (!route || route.disabledAt) return 'waiting'; // held: setting the route again drains it
       const [head] = await this.#db
         .select()
         .from(deliveries)
@@ -169,16 +226,41 @@ export class Deliveries {
         )
         .orderBy(asc(deliveries.seq))
         .limit(1);
-      if (!head) return;
+      if (!head) return 'empty';
       const now = this.#clock.now();
-      if (head.nextAttemptAt > now) return this.#schedule(drain, head.nextAttemptAt);
+      if (head.nextAttemptAt > now) {
+        await this.#schedule(drain, head.nextAttemptAt);
+        return 'waiting';
+      }
       const permit = await this.#breakers.permit(drain.instanceId);
-      if (!permit.allowed) return this.#schedule(drain, permit.retryAt); // waits; no attempt spent
+      if (!permit.allowed) {
+        await this.#schedule(drain, permit.retryAt); // waits; no attempt spent
+        return 'waiting';
+      }
       const outcome = await this.#attempt(head, route.webhookUrl, now);
-      if (outcome.outcome !== 'delivered') return this.#afterFailure(drain, head, outcome, now);
+      if (outcome.outcome !== 'delivered') {
+        await this.#afterFailure(drain, head, outcome, now);
+        return 'waiting';
+      }
       await this.#breakers.success(drain.instanceId);
     }
     await this.#schedule(drain, this.#clock.now()); // more to send: hand over to a fresh job
+    return 'waiting';
+  }
+
+  async #renew(drain: Drain, holder: string): Promise<boolean> {
+    const renewed = await this.#db
+      .update(conversationLeases)
+      .set({ leasedUntil: new Date(Date.now() + this.#options.leaseMs) })
+      .where(
+        and(
+          eq(conversationLeases.instanceId, drain.instanceId),
+          eq(conversationLeases.conversation, drain.conversation),
+          eq(conversationLeases.holder, holder),
+        ),
+      )
+      .returning({ holder: conversationLeases.holder });
+    return renewed.length > 0;
   }
 
   async #attempt(head: Delivery, url: string, now: Date): Promise<AttemptOutcome> {
