@@ -60,7 +60,14 @@ export class EndpointBreakers {
       )
       .returning({ instanceId: endpointBreakers.instanceId });
     if (won) return { allowed: true, isProbe: true };
-    return { allowed: false, retryAt: row.probeAt ?? new Date(now.getTime() + this.#policy.halfOpenAfterMs) };
+    // Another worker is probing (or just took the probe): come back when its probe window ends,
+    // never in the past, so waiting drains do not spin.
+    const [current] = await this.#db
+      .select({ probeAt: endpointBreakers.probeAt })
+      .from(endpointBreakers)
+      .where(eq(endpointBreakers.instanceId, instanceId));
+    const probeAt = current?.probeAt?.getTime() ?? now.getTime() + this.#policy.halfOpenAfterMs;
+    return { allowed: false, retryAt: new Date(Math.max(probeAt, now.getTime() + 250)) };
   }
 
   #markHealthy(instanceId: string): void {
