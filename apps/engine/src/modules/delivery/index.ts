@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import { Counter, Histogram } from 'prom-client';
 import type { HttpServer } from '@mic/platform';
 import { EndpointBreakers, type BreakerPolicy } from './breaker.ts';
+import { DatabaseLeases, ProcessLeases } from './leases.ts';
 import { registerDeliveryRoutes } from './routes.ts';
 import { DRAIN_QUEUE, Deliveries } from './service.ts';
 
@@ -50,12 +51,12 @@ export default fp(
       routing: app.routingTable,
       credentials: app.credentials,
       breakers,
+      leases: app.db.kind === 'pglite' ? new ProcessLeases() : new DatabaseLeases(app.db.orm, options.leaseMs),
       logger: app.log as never,
       options: {
         schedule: options.schedule,
         timeoutMs: options.timeoutMs,
         drainBatch: 100,
-        leaseMs: options.leaseMs,
         userAgent: options.userAgent,
       },
       observe: (outcome, receivedAt) => {

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, lt, lte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, lte, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import type { Clock, Db, JobQueue, Logger } from '@mic/platform';
 import type { DeliveredEvent } from '@mic/contracts';
@@ -7,7 +7,8 @@ import type { Routing } from '../routing/index.ts';
 import type { EndpointBreakers } from './breaker.ts';
 import { nextDelay } from './schedule.ts';
 import { attemptDelivery, type AttemptOutcome } from './sender.ts';
-import { conversationLeases, conversationSequences, deliveries, deliveryAttempts, engineAlerts } from './schema.ts';
+import { conversationSequences, deliveries, deliveryAttempts, engineAlerts } from './schema.ts';
+import type { ConversationLeases } from './leases.ts';
 
 export const DRAIN_QUEUE = 'delivery.drain';
 
@@ -32,8 +33,6 @@ export interface DeliveryOptions {
   timeoutMs: number;
   /** Deliveries one drain job sends before handing over to a fresh job. */
   drainBatch: number;
-  /** How long a drain's claim on its conversation lasts without renewal (a crashed holder's ends then). */
-  leaseMs: number;
   userAgent: string;
 }
 
@@ -64,6 +63,7 @@ export class Deliveries {
   readonly #routing: Routing;
   readonly #credentials: InstanceCredentials;
   readonly #breakers: EndpointBreakers;
+  readonly #leases: ConversationLeases;
   readonly #options: DeliveryOptions;
   readonly #logger: Logger;
   readonly #observe: (outcome: AttemptOutcome, receivedAt: Date) => void;
@@ -75,6 +75,7 @@ export class Deliveries {
     routing: Routing;
     credentials: InstanceCredentials;
     breakers: EndpointBreakers;
+    leases: ConversationLeases;
     options: DeliveryOptions;
     logger: Logger;
     observe: (outcome: AttemptOutcome, receivedAt: Date) => void;
@@ -85,6 +86,7 @@ export class Deliveries {
     this.#routing = deps.routing;
     this.#credentials = deps.credentials;
     this.#breakers = deps.breakers;
+    this.#leases = deps.leases;
     this.#options = deps.options;
     this.#logger = deps.logger;
     this.#observe = deps.observe;
@@ -161,20 +163,12 @@ export class Deliveries {
    */
   async drain(drain: Drain): Promise<void> {
     const holder = uuidv7();
-    if (!(await this.#claim(drain, holder))) return;
+    if (!(await this.#leases.claim(drain, holder))) return;
     let finished: 'empty' | 'waiting';
     try {
       finished = await this.#drainHeld(drain, holder);
     } finally {
-      await this.#db
-        .delete(conversationLeases)
-        .where(
-          and(
-            eq(conversationLeases.instanceId, drain.instanceId),
-            eq(conversationLeases.conversation, drain.conversation),
-            eq(conversationLeases.holder, holder),
-          ),
-        );
+      await this.#leases.release(drain, holder);
     }
     // Deliveries stored while we held the lease, after our last look, have a drain that gave up.
     // (When the drain stopped for another reason, it has scheduled what comes next already.)
@@ -194,24 +188,9 @@ export class Deliveries {
     if (due) await this.#schedule(drain, this.#clock.now());
   }
 
-  async #claim(drain: Drain, holder: string): Promise<boolean> {
-    const now = new Date();
-    const leasedUntil = new Date(now.getTime() + this.#options.leaseMs);
-    const [row] = await this.#db
-      .insert(conversationLeases)
-      .values({ ...drain, holder, leasedUntil })
-      .onConflictDoUpdate({
-        target: [conversationLeases.instanceId, conversationLeases.conversation],
-        set: { holder, leasedUntil },
-        setWhere: lt(conversationLeases.leasedUntil, now),
-      })
-      .returning({ holder: conversationLeases.holder });
-    return row?.holder === holder;
-  }
-
   async #drainHeld(drain: Drain, holder: string): Promise<'empty' | 'waiting'> {
     for (let sent = 0; sent < this.#options.drainBatch; sent++) {
-      if (sent > 0 && !(await this.#renew(drain, holder))) return 'waiting';
+      if (sent > 0 && !(await this.#leases.renew(drain, holder))) return 'waiting';
       const route = await this.#routing.instance(drain.instanceId);
       if (!route || route.disabledAt) return 'waiting'; // held: setting the route again drains it
       const [head] = await this.#db
@@ -246,21 +225,6 @@ export class Deliveries {
     }
     await this.#schedule(drain, this.#clock.now()); // more to send: hand over to a fresh job
     return 'waiting';
-  }
-
-  async #renew(drain: Drain, holder: string): Promise<boolean> {
-    const renewed = await this.#db
-      .update(conversationLeases)
-      .set({ leasedUntil: new Date(Date.now() + this.#options.leaseMs) })
-      .where(
-        and(
-          eq(conversationLeases.instanceId, drain.instanceId),
-          eq(conversationLeases.conversation, drain.conversation),
-          eq(conversationLeases.holder, holder),
-        ),
-      )
-      .returning({ holder: conversationLeases.holder });
-    return renewed.length > 0;
   }
 
   async #attempt(head: Delivery, url: string, now: Date): Promise<AttemptOutcome> {
