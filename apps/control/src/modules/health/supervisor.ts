@@ -19,12 +19,16 @@ export function supervisorCheck(plane: 'control' | 'engine'): HealthCheck {
           componentType: 'process',
           observedValue: state.restarts,
           observedUnit: 'restarts',
-          status: isLooping ? 'fail' : 'pass',
+          // Running is pass; starting or restarting is warn (the plane's own check says whether
+          // it answers); a restart loop is fail.
+          status: isLooping ? 'fail' : state.state === 'running' ? 'pass' : 'warn',
           ...(isLooping
             ? {
                 output: `${plane} keeps crashing: ${state.recentRestarts} restarts recently, last exit ${state.lastExit?.code ?? state.lastExit?.signal}`,
               }
-            : {}),
+            : state.state === 'running'
+              ? {}
+              : { output: `${plane} is ${state.state}` }),
         },
       ];
     },
