@@ -6,3 +6,4 @@ export * from './credentials.ts';
 export * from './events.ts';
 export * from './routing.ts';
 export * from './deliveries.ts';
+export * from './problems.ts';

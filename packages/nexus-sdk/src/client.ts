@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Static, TSchema } from 'typebox';
 import Value from 'typebox/value';
 import { InstanceIdentity } from '@mic/contracts';
-import type { ProblemDetails } from './problems.ts';
+import type { ProblemDetails } from '@mic/contracts';
 
 export interface EngineClientOptions {
   /** The engine's base URL, e.g. `https://engine.example.com` (a path prefix is kept). */

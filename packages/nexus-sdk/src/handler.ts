@@ -1,6 +1,6 @@
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { DeliveredEvent } from '@mic/contracts';
-import { PROBLEM_CONTENT_TYPE, type ProblemDetails } from './problems.ts';
+import { PROBLEM_CONTENT_TYPE, type ProblemDetails } from '@mic/contracts';
 import {
   DeliveryVerificationError,
   signingKeys,

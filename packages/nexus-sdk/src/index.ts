@@ -38,4 +38,4 @@ export {
   type EngineRequest,
 } from './client.ts';
 export { isEventType, type DeliveredEventOf } from './events.ts';
-export { PROBLEM_CONTENT_TYPE, isProblemDetails, type ProblemDetails } from './problems.ts';
+export { PROBLEM_CONTENT_TYPE, isProblemDetails, type ProblemDetails } from '@mic/contracts';

@@ -2,16 +2,9 @@
  * RFC 9457 problem details. Every failure a client can see has its own `type`
  * (`/problems/<slug>`), a title a person understands, and the fields a program needs.
  */
-export interface ProblemDetails {
-  type: string;
-  title: string;
-  status: number;
-  detail?: string;
-  instance?: string;
-  [extension: string]: unknown;
-}
+import type { ProblemDetails } from '@mic/contracts';
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+export { PROBLEM_CONTENT_TYPE, type ProblemDetails } from '@mic/contracts';
 
 export class Problem extends Error {
   readonly status: number;

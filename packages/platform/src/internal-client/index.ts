@@ -1,4 +1,5 @@
-import { Problem, type ProblemDetails } from '../http/index.ts';
+import { isProblemDetails, type ProblemDetails } from '@mic/contracts';
+import { Problem } from '../http/index.ts';
 
 /** A call to the other plane that did not get a 2xx: its problem details, or why there were none. */
 export class PeerError extends Error {
@@ -57,7 +58,7 @@ export class InternalClient {
     if (response.status === 204) return undefined as T;
     const payload: unknown = await response.json().catch(() => undefined);
     if (!response.ok) {
-      const problem = typeof payload === 'object' && payload !== null ? (payload as ProblemDetails) : undefined;
+      const problem = isProblemDetails(payload) ? payload : undefined;
       throw new PeerError(
         `${this.#options.peer} answered ${response.status}${problem?.detail ? `: ${problem.detail}` : ''}`,
         response.status,

@@ -12,7 +12,3 @@ export function childTraceParent(parent?: string): string {
   const traceId = match && !/^0+$/.test(match[1]!) ? match[1]! : randomBytes(16).toString('hex');
   return `00-${traceId}-${randomBytes(8).toString('hex')}-${match?.[3] ?? '01'}`;
 }
-
-export function traceIdOf(traceParent: string): string | undefined {
-  return TRACEPARENT.exec(traceParent)?.[1];
-}

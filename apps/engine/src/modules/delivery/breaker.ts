@@ -120,9 +120,4 @@ export class EndpointBreakers {
         });
     }
   }
-
-  async state(instanceId: string) {
-    const [row] = await this.#db.select().from(endpointBreakers).where(eq(endpointBreakers.instanceId, instanceId));
-    return row ?? null;
-  }
 }

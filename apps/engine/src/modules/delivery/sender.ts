@@ -3,7 +3,15 @@ import { retryAfterMs } from './schedule.ts';
 export type AttemptOutcome =
   | { outcome: 'delivered'; status: number; durationMs: number }
   | { outcome: 'gone'; status: 410; durationMs: number }
-  | { outcome: 'failed'; status: number | null; error: string; retryAfterMs: number | null; durationMs: number };
+  | {
+      outcome: 'failed';
+      status: number | null;
+      error: string;
+      retryAfterMs: number | null;
+      durationMs: number;
+      /** Failed before any request left (e.g. no signing secret): says nothing of the endpoint. */
+      isLocal?: boolean;
+    };
 
 /**
  * One HTTP attempt. 2xx is success; 410 means the endpoint is gone; anything else (3xx, 4xx, 5xx,

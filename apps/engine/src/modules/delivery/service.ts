@@ -247,7 +247,14 @@ export class Deliveries {
         },
       });
     } catch (error) {
-      outcome = { outcome: 'failed', status: null, error: (error as Error).message, retryAfterMs: null, durationMs: 0 };
+      outcome = {
+        outcome: 'failed',
+        status: null,
+        error: (error as Error).message,
+        retryAfterMs: null,
+        durationMs: 0,
+        isLocal: true,
+      };
     }
     const attempt = head.attempts + 1;
     await this.#db.insert(deliveryAttempts).values({
@@ -292,8 +299,7 @@ export class Deliveries {
       await this.alert('endpoint.disabled', drain.instanceId, { deliveryId: head.id, status: 410 });
       return;
     }
-    if (outcome.status !== null || !outcome.error.includes('signing secret'))
-      await this.#breakers.failure(drain.instanceId);
+    if (!outcome.isLocal) await this.#breakers.failure(drain.instanceId);
     const scheduled = nextDelay(this.#options.schedule, attempts);
     if (scheduled === null) {
       await this.#db

@@ -48,8 +48,4 @@ export class MetaAppSecrets {
       return expected.length === given.length && timingSafeEqual(expected, given);
     });
   }
-
-  forget(app: string): void {
-    this.#cache.delete(app);
-  }
 }

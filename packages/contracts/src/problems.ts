@@ -1,6 +1,6 @@
 /**
- * RFC 9457 problem details, as the engine answers errors and as the delivery handler answers the
- * engine. `type` is `/problems/<slug>` (or `about:blank`); extension fields carry what a program needs.
+ * RFC 9457 problem details: how every MIC API (both planes) and the SDK's delivery handler answer
+ * errors. `type` is `/problems/<slug>` (or `about:blank`); extension fields carry what a program needs.
  */
 export interface ProblemDetails {
   type: string;
