@@ -1,8 +1,8 @@
 import { Type, type Static } from 'typebox';
 
 /**
- * The engine's routing table: which instance receives each channel's events, and where. Filled by
- * control (the control-core issue syncs it from control's snapshot); until then by this API.
+ * The engine's routing table: which instance receives each channel's events, and where. Filled from
+ * control's config snapshot.
  */
 export const ChannelPlatform = Type.Union([
   Type.Literal('whatsapp'),
@@ -15,23 +15,15 @@ export const DeliveryFormat = Type.Union([Type.Literal('standard-webhooks'), Typ
   description: "standard-webhooks: the MIC event envelope; meta: Meta's own webhook shape",
 });
 
-export const PutInstanceRoute = Type.Object(
-  {
-    tenantId: Type.String({ minLength: 1, maxLength: 64 }),
-    webhookUrl: Type.String({ format: 'uri', maxLength: 2048 }),
-    deliveryFormat: Type.Optional(DeliveryFormat),
-  },
-  { additionalProperties: false },
-);
-export type PutInstanceRoute = Static<typeof PutInstanceRoute>;
-
 export const InstanceRoute = Type.Object({
   instanceId: Type.String(),
   tenantId: Type.String(),
-  webhookUrl: Type.String(),
+  kind: Type.Union([Type.Literal('nexus'), Type.Literal('hub')]),
+  webhookUrl: Type.Union([Type.String(), Type.Null()]),
   deliveryFormat: DeliveryFormat,
+  state: Type.Union([Type.Literal('active'), Type.Literal('paused'), Type.Literal('suspended'), Type.Literal('deprovisioned')]),
   disabledAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
-    description: 'set when the endpoint answered 410 Gone; setting the route again re-enables it',
+    description: 'set when the endpoint answered 410 Gone; control re-enables it (a new endpoint revision)',
   }),
   disabledReason: Type.Union([Type.String(), Type.Null()]),
   updatedAt: Type.String({ format: 'date-time' }),
@@ -40,18 +32,6 @@ export const InstanceRoute = Type.Object({
 export const ChannelParams = Type.Object({
   platform: ChannelPlatform,
   channelId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' }),
-});
-
-export const PutChannelRoute = Type.Object(
-  { instanceId: Type.String({ minLength: 1, maxLength: 64 }) },
-  { additionalProperties: false },
-);
-
-export const ChannelRoute = Type.Object({
-  platform: ChannelPlatform,
-  channelId: Type.String(),
-  instanceId: Type.String(),
-  rerouted: Type.Integer({ description: 'stored unrouted events of this channel now routed to the instance' }),
 });
 
 export const InboundEventSummary = Type.Object({

@@ -38,12 +38,19 @@ export class InternalClient {
     this.#options = options;
   }
 
-  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  /** 204 and 304 (a conditional GET whose `if-none-match` matched) resolve to undefined. */
+  async request<T>(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    body?: unknown,
+    headers: Readonly<Record<string, string>> = {},
+  ): Promise<T> {
     let response: Response;
     try {
       response = await fetch(`${this.#options.baseUrl}${path}`, {
         method,
         headers: {
+          ...headers,
           authorization: `Bearer ${this.#options.token()}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
@@ -55,7 +62,7 @@ export class InternalClient {
         (error as Error).name === 'TimeoutError' ? `no answer within ${this.#options.timeoutMs} ms` : 'unreachable';
       throw new PeerError(`${this.#options.peer} ${reason}`, 0);
     }
-    if (response.status === 204) return undefined as T;
+    if (response.status === 204 || response.status === 304) return undefined as T;
     const payload: unknown = await response.json().catch(() => undefined);
     if (!response.ok) {
       const problem = isProblemDetails(payload) ? payload : undefined;

@@ -4,7 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { signMetaBody } from '@mic/meta';
 import type { DeliveredEvent } from '@mic/contracts';
 import { eventually } from '@mic/platform/testing';
-import { startTestEngine, type TestEngine } from '../../testing.ts';
+import { routeTestInstance, startTestEngine, type TestEngine } from '../../testing.ts';
 
 const APP_SECRET = 'delivery-test-app-secret';
 let engine: TestEngine;
@@ -74,18 +74,7 @@ async function instance(id: string) {
     headers: engine.auth,
   });
   secret = created.json<{ signingSecret: string }>().signingSecret;
-  await engine.app.inject({
-    method: 'PUT',
-    url: `/internal/v1/instances/${id}`,
-    headers: engine.auth,
-    payload: { tenantId: `ten-${id}`, webhookUrl: r.url },
-  });
-  await engine.app.inject({
-    method: 'PUT',
-    url: `/internal/v1/channels/whatsapp/${phoneNumberId}`,
-    headers: engine.auth,
-    payload: { instanceId: id },
-  });
+  await routeTestInstance(engine, { id, webhookUrl: r.url, channels: [{ platform: 'whatsapp', channelId: phoneNumberId }] });
   return { receiver: r, phoneNumberId };
 }
 
@@ -146,7 +135,7 @@ describe('delivery to instances', () => {
     expect(got!.event).toMatchObject({
       type: 'whatsapp.message.received',
       instanceId: 'ins-happy',
-      tenantId: 'ten-ins-happy',
+      tenantId: 'ten_inshappy',
       channel: { kind: 'whatsapp', id: phoneNumberId },
       conversation: { seq: 1 },
     });
@@ -237,19 +226,14 @@ describe('delivery to instances', () => {
     await eventually(async () =>
       (await engine.app.deliveries.alerts('ins-gone')).some((a) => a.kind === 'endpoint.disabled') ? true : undefined,
     );
-    const routes = await engine.app.inject({ method: 'GET', url: '/internal/v1/instances', headers: engine.auth });
+    const routes = await engine.app.inject({ method: 'GET', url: '/internal/v1/routing/instances', headers: engine.auth });
     expect(
       routes.json<{ instanceId: string; disabledAt: string | null }[]>().find((i) => i.instanceId === 'ins-gone')
         ?.disabledAt,
     ).not.toBeNull();
 
     r.answer = () => ({ status: 200 });
-    await engine.app.inject({
-      method: 'PUT',
-      url: '/internal/v1/instances/ins-gone',
-      headers: engine.auth,
-      payload: { tenantId: 'ten-ins-gone', webhookUrl: r.url },
-    });
+    await routeTestInstance(engine, { id: 'ins-gone', webhookUrl: r.url }); // the operator re-enables it
     await eventually(async () => (texts(r).includes('held') ? true : undefined), 10_000);
     await r.close();
   });

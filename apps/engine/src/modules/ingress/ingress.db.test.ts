@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { signMetaBody } from '@mic/meta';
-import { startTestEngine, type TestEngine } from '../../testing.ts';
+import { applyTestConfig, routeTestInstance, startTestEngine, type TestEngine } from '../../testing.ts';
 
 const APP_SECRET = 'ingress-test-app-secret';
 const VERIFY_TOKEN = 'ingress-test-verify-token';
@@ -193,21 +193,12 @@ describe('routing', () => {
     const postback = waiting.find((e) => e.type === 'messenger.postback.received');
     expect(postback).toBeDefined();
 
-    const instance = await engine.app.inject({
-      method: 'PUT',
-      url: '/internal/v1/instances/ins-r1',
-      headers: engine.auth,
-      payload: { tenantId: 'ten-1', webhookUrl: 'https://nexus.example.com/hooks/mic' },
+    await routeTestInstance(engine, {
+      id: 'ins-r1',
+      tenantId: 'ten-1',
+      webhookUrl: 'https://nexus.example.com/hooks/mic',
+      channels: [{ platform: 'messenger', channelId: postback!.channelId! }],
     });
-    expect(instance.statusCode).toBe(200);
-    const channel = await engine.app.inject({
-      method: 'PUT',
-      url: `/internal/v1/channels/messenger/${postback!.channelId}`,
-      headers: engine.auth,
-      payload: { instanceId: 'ins-r1' },
-    });
-    expect(channel.statusCode).toBe(200);
-    expect(channel.json<{ rerouted: number }>().rerouted).toBeGreaterThanOrEqual(1);
 
     const routed = await engine.app.ingress.list({
       platform: 'messenger',
@@ -230,13 +221,10 @@ describe('routing', () => {
     expect(arrived).toMatchObject({ routeState: 'routed', instanceId: 'ins-r1', tenantId: 'ten-1' });
   });
 
-  it('refuses a channel for an instance the routing table does not know', async () => {
-    const res = await engine.app.inject({
-      method: 'PUT',
-      url: '/internal/v1/channels/whatsapp/106540352242922',
-      headers: engine.auth,
-      payload: { instanceId: 'nobody' },
+  it('keeps events unrouted when the snapshot gives their channel to an instance it does not list', async () => {
+    await applyTestConfig(engine, (snapshot) => {
+      snapshot.channels.push({ platform: 'whatsapp', channelId: '106540352242922', instanceId: 'nobody' });
     });
-    expect(res.statusCode).toBe(404);
+    expect(await engine.app.routingTable.routeOf('whatsapp', '106540352242922')).toBeNull();
   });
 });

@@ -1,8 +1,7 @@
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, inArray } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
 import type { Clock, Db } from '@mic/platform';
-import { problems } from '@mic/platform';
-import type { ChannelPlatform, PutInstanceRoute } from '@mic/contracts';
+import type { ChannelPlatform, ConfigSnapshot } from '@mic/contracts';
 import { channelRoutes, instanceRoutes } from './schema.ts';
 
 export interface Route {
@@ -12,12 +11,12 @@ export interface Route {
 
 export type ChannelRoutedListener = (platform: ChannelPlatform, channelId: string, route: Route) => Promise<number>;
 
-/** The routing table: channel → instance, and each instance's endpoint. */
+/** The routing table: channel → instance, and each instance's endpoint and state, as control's snapshot says. */
 export class Routing {
   readonly #db: Db;
   readonly #clock: Clock;
   readonly #listeners: ChannelRoutedListener[] = [];
-  readonly #instanceListeners: ((instanceId: string) => Promise<void>)[] = [];
+  readonly #reenabledListeners: ((instanceId: string) => Promise<void>)[] = [];
 
   /**
    * Lookups on the hot path (every webhook, every delivery) are kept for `cacheMs`; this process
@@ -38,28 +37,85 @@ export class Routing {
     this.#instanceRows.clear();
   }
 
-  /** Called after an instance's route is set (a re-enabled endpoint gets its held deliveries). */
-  onInstanceUpdated(listener: (instanceId: string) => Promise<void>): void {
-    this.#instanceListeners.push(listener);
+  /** Called for each channel that gets an instance, e.g. to route the events kept unrouted until then. */
+  onChannelRouted(listener: ChannelRoutedListener): void {
+    this.#listeners.push(listener);
   }
 
-  /** Sets an instance's endpoint; setting it again re-enables an endpoint disabled by a 410. */
-  async putInstance(instanceId: string, body: PutInstanceRoute) {
-    const row = {
-      instanceId,
-      tenantId: body.tenantId,
-      webhookUrl: body.webhookUrl,
-      deliveryFormat: body.deliveryFormat ?? 'standard-webhooks',
-      disabledAt: null,
-      disabledReason: null,
-      updatedAt: this.#clock.now(),
-    };
-    await this.#db
-      .insert(instanceRoutes)
-      .values(row)
-      .onConflictDoUpdate({ target: instanceRoutes.instanceId, set: row });
-    for (const listener of this.#instanceListeners) await listener(instanceId);
-    return row;
+  /** Called after control re-enables an endpoint that a 410 had disabled (a new endpoint revision). */
+  onEndpointReenabled(listener: (instanceId: string) => Promise<void>): void {
+    this.#reenabledListeners.push(listener);
+  }
+
+  /**
+   * Makes the routing table what a config snapshot says, inside `tx`; returns the instances whose
+   * endpoint came back (a raised revision clears a 410) and the channels that got a new owner, for
+   * `routed` to act on after commit.
+   */
+  async apply(tx: Db, snapshot: Pick<ConfigSnapshot, 'instances' | 'channels'>) {
+    const now = this.#clock.now();
+    const existing = new Map((await tx.select().from(instanceRoutes)).map((r) => [r.instanceId, r]));
+    const reenabled: string[] = [];
+    for (const instance of snapshot.instances) {
+      const previous = existing.get(instance.id);
+      const endpointIsNew =
+        !previous || instance.endpointRevision > previous.endpointRevision || instance.webhookUrl !== previous.webhookUrl;
+      if (previous?.disabledAt && endpointIsNew) reenabled.push(instance.id);
+      const row = {
+        instanceId: instance.id,
+        tenantId: instance.tenantId,
+        kind: instance.kind,
+        webhookUrl: instance.webhookUrl,
+        deliveryFormat: instance.deliveryFormat,
+        state: instance.state,
+        endpointRevision: instance.endpointRevision,
+        disabledAt: endpointIsNew ? null : (previous?.disabledAt ?? null),
+        disabledReason: endpointIsNew ? null : (previous?.disabledReason ?? null),
+        updatedAt: now,
+      };
+      await tx.insert(instanceRoutes).values(row).onConflictDoUpdate({ target: instanceRoutes.instanceId, set: row });
+    }
+    const kept = new Set(snapshot.instances.map((i) => i.id));
+    const gone = [...existing.keys()].filter((id) => !kept.has(id));
+    if (gone.length > 0) await tx.delete(instanceRoutes).where(inArray(instanceRoutes.instanceId, gone));
+
+    const owners = new Map(
+      (await tx.select().from(channelRoutes)).map((c) => [`${c.platform}:${c.channelId}`, c.instanceId]),
+    );
+    // A channel whose instance the snapshot does not list stays unrouted (its events wait).
+    const wanted = new Map(
+      snapshot.channels.filter((c) => kept.has(c.instanceId)).map((c) => [`${c.platform}:${c.channelId}`, c]),
+    );
+    const routed: { platform: ChannelPlatform; channelId: string; route: Route }[] = [];
+    for (const [key, channel] of wanted) {
+      if (owners.get(key) === channel.instanceId) continue;
+      const row = { platform: channel.platform, channelId: channel.channelId, instanceId: channel.instanceId, updatedAt: now };
+      await tx
+        .insert(channelRoutes)
+        .values(row)
+        .onConflictDoUpdate({ target: [channelRoutes.platform, channelRoutes.channelId], set: row });
+      const tenantId = snapshot.instances.find((i) => i.id === channel.instanceId)?.tenantId;
+      if (tenantId) routed.push({ platform: channel.platform, channelId: channel.channelId, route: { instanceId: channel.instanceId, tenantId } });
+    }
+    for (const key of owners.keys()) {
+      if (wanted.has(key)) continue;
+      const [platform, ...rest] = key.split(':');
+      await tx
+        .delete(channelRoutes)
+        .where(and(eq(channelRoutes.platform, platform!), eq(channelRoutes.channelId, rest.join(':'))));
+    }
+    return { reenabled, routed };
+  }
+
+  /** After the snapshot's transaction commits: forget cached routes, route waiting events. */
+  async applied(result: Awaited<ReturnType<Routing['apply']>>): Promise<number> {
+    this.#forget();
+    for (const instanceId of result.reenabled) for (const listener of this.#reenabledListeners) await listener(instanceId);
+    let rerouted = 0;
+    for (const { platform, channelId, route } of result.routed) {
+      for (const listener of this.#listeners) rerouted += await listener(platform, channelId, route);
+    }
+    return rerouted;
   }
 
   async disable(instanceId: string, reason: string): Promise<void> {
@@ -80,37 +136,6 @@ export class Routing {
     const [row] = await this.#db.select().from(instanceRoutes).where(eq(instanceRoutes.instanceId, instanceId));
     this.#instanceRows.set(instanceId, { row: row ?? null });
     return row;
-  }
-
-  /** Called when a channel gets an instance, e.g. to route the events kept unrouted until then. */
-  onChannelRouted(listener: ChannelRoutedListener): void {
-    this.#listeners.push(listener);
-  }
-
-  /** Gives a channel to an instance; returns how many waiting events the listeners routed. */
-  async putChannel(platform: ChannelPlatform, channelId: string, instanceId: string): Promise<number> {
-    const instance = await this.instance(instanceId);
-    if (!instance) throw problems.notFound(`no instance ${instanceId} in the routing table`);
-    const row = { platform, channelId, instanceId, updatedAt: this.#clock.now() };
-    await this.#db
-      .insert(channelRoutes)
-      .values(row)
-      .onConflictDoUpdate({ target: [channelRoutes.platform, channelRoutes.channelId], set: row });
-    this.#forget();
-    let rerouted = 0;
-    for (const listener of this.#listeners) {
-      rerouted += await listener(platform, channelId, { instanceId, tenantId: instance.tenantId });
-    }
-    return rerouted;
-  }
-
-  async removeChannel(platform: ChannelPlatform, channelId: string): Promise<boolean> {
-    const rows = await this.#db
-      .delete(channelRoutes)
-      .where(and(eq(channelRoutes.platform, platform), eq(channelRoutes.channelId, channelId)))
-      .returning({ id: channelRoutes.channelId });
-    this.#forget();
-    return rows.length > 0;
   }
 
   /** The instance that owns a channel, or null: its events are kept as unrouted. */
