@@ -9,7 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sendWebhooks, whatsappTextMessage } from '@mic/meta-sandbox';
+import { snapshotEtag, type ConfigSnapshot } from '@mic/contracts';
 import { freePort, uniqueName } from '@mic/platform/testing';
+import { emptySnapshot, withTestInstance } from '../apps/engine/src/testing.ts';
 import {
   BENCH_DATABASE_URL,
   dropSchemas,
@@ -58,6 +60,18 @@ async function receiver() {
     deliveries: () => deliveries,
     close: () => new Promise((r) => server.close(r)),
   };
+}
+
+/** Control, as far as the engine needs it here: the config snapshot that routes the bench channel. */
+async function controlStandIn(snapshot: ConfigSnapshot) {
+  const server = createServer((req, res) => {
+    if (req.url !== '/internal/v1/config/snapshot') return void res.writeHead(204).end();
+    res.writeHead(200, { 'content-type': 'application/json', etag: snapshotEtag(snapshot.version) });
+    res.end(JSON.stringify(snapshot));
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) };
 }
 
 interface Row {
@@ -117,28 +131,29 @@ async function engineRows(kind: 'pglite' | 'postgres'): Promise<Row[]> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const r = await receiver();
+  const control = await controlStandIn(
+    withTestInstance(emptySnapshot(), {
+      id: 'ins-bench',
+      webhookUrl: r.url,
+      channels: [{ platform: 'whatsapp', channelId: '1000000001' }],
+    }),
+  );
   const child = start([join(import.meta.dirname, '..', 'apps', 'mic', 'src', 'main.ts'), 'engine'], {
     MIC_DATA_DIR: dataDir,
     ENGINE_PORT: String(port),
+    CONTROL_URL: control.url,
     META_APP_SECRET: SECRET,
     ...(kind === 'postgres' ? { ENGINE_DATABASE_URL: BENCH_DATABASE_URL, ENGINE_DATABASE_SCHEMA: schema } : {}),
   });
   try {
     await until(async () => (await fetch(`${base}/health`)).ok);
-    const auth = { ...engineAuth(dataDir), 'content-type': 'application/json' };
     await fetch(`${base}/internal/v1/instances/ins-bench/credentials`, {
       method: 'POST',
       headers: engineAuth(dataDir),
     });
-    await fetch(`${base}/internal/v1/instances/ins-bench`, {
-      method: 'PUT',
-      headers: auth,
-      body: JSON.stringify({ tenantId: 'ten-bench', webhookUrl: r.url }),
-    });
-    await fetch(`${base}/internal/v1/channels/whatsapp/1000000001`, {
-      method: 'PUT',
-      headers: auth,
-      body: JSON.stringify({ instanceId: 'ins-bench' }),
+    await until(async () => {
+      const sync = await fetch(`${base}/internal/v1/config`, { headers: engineAuth(dataDir) });
+      return ((await sync.json()) as { version: number | null }).version === 1;
     });
     const label = `engine on ${kind === 'pglite' ? 'PGlite' : 'Postgres'}`;
     const rows: Row[] = [];
@@ -147,6 +162,7 @@ async function engineRows(kind: 'pglite' | 'postgres'): Promise<Row[]> {
   } finally {
     await stop(child);
     await r.close();
+    await control.close();
     rmSync(dataDir, { recursive: true, force: true });
     if (kind === 'postgres') await dropSchemas([schema, `${schema}_queue`]);
   }

@@ -69,14 +69,17 @@ export async function micEnv(extra: Record<string, string> = {}): Promise<MicEnv
   };
 }
 
-/** Runs `mic <args>` as a user would, in its own process group. */
-export function runMic(args: string[], micEnv: MicEnv): MicProcess {
+/** Runs `mic <args>` as a user would, in its own process group; `input`, when given, is its stdin. */
+export function runMic(args: string[], micEnv: MicEnv, input?: string): MicProcess {
   const child = spawn(process.execPath, [MIC, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...micEnv.env },
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  // A command that exits before reading its input must not fail the test with EPIPE.
+  child.stdin.on('error', () => {});
+  child.stdin.end(input ?? '');
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -287,4 +290,40 @@ export function metricValue(metrics: string, name: string, labels: Record<string
     if (Object.entries(labels).every(([k, v]) => found.get(k) === v)) return Number(match[3]);
   }
   return 0;
+}
+
+/** What a signed-in operator sends to control's `/v1/` routes: the session cookie and its CSRF token. */
+export interface OperatorSession {
+  headers: { cookie: string; 'x-csrf-token': string };
+  email: string;
+  password: string;
+  /** The session cookie's value (a secret: it must appear in no log and no database). */
+  token: string;
+}
+
+/**
+ * Creates an operator on a running MIC with `mic admin create` (which asks the running control
+ * through its internal route) and signs in as them.
+ */
+export async function operatorLogin(mic: MicProcess, env: MicEnv, role = 'owner'): Promise<OperatorSession> {
+  const email = `${uniqueName(role)}@example.com`;
+  const password = `e2e-${uniqueName('password')}`;
+  const create = runMic(
+    ['admin', 'create', '--email', email, '--name', 'E2E', '--role', role, '--password-stdin'],
+    env,
+    `${password}\n`,
+  );
+  const { code } = await create.exited;
+  if (code !== 0) throw new Error(`mic admin create: exit ${code}: ${create.output()}`);
+  const res = await fetch(`${mic.controlUrl}/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (res.status !== 200) throw new Error(`login of ${email}: ${res.status} ${await res.text()}`);
+  const token = /mic_session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1];
+  if (!token) throw new Error(`login of ${email} set no session cookie`);
+  const { csrfToken } = (await res.json()) as { csrfToken: string };
+  return { headers: { cookie: `mic_session=${token}`, 'x-csrf-token': csrfToken }, email, password, token };
 }

@@ -5,10 +5,12 @@ import {
   dumpPlaneDatabase,
   internalAuth,
   micEnv,
+  operatorLogin,
   runMic,
   waitForHealth,
   type MicEnv,
   type MicProcess,
+  type OperatorSession,
 } from './harness.ts';
 
 /**
@@ -24,6 +26,7 @@ const KNOWN = {
 
 let env: MicEnv;
 let mic: MicProcess;
+let operator: OperatorSession;
 const answers: string[] = [];
 const shownOnce: string[] = [];
 
@@ -41,6 +44,9 @@ beforeAll(async () => {
   env = await micEnv({ LOG_LEVEL: 'trace', META_APP_SECRET: KNOWN.appSecret, META_VERIFY_TOKEN: KNOWN.verifyToken });
   mic = runMic(['start'], env);
   await waitForHealth(`${mic.controlUrl}/health/engine`, 'pass');
+  operator = await operatorLogin(mic, env);
+  // The operator's password and session token are secrets too.
+  shownOnce.push(operator.password, operator.token);
 });
 
 afterAll(async () => {
@@ -50,18 +56,15 @@ afterAll(async () => {
 
 describe('secrets never leak', () => {
   it('runs the scenario: set a channel token, create and rotate instance credentials, rotate the key', async () => {
-    const set = await call(
-      mic.controlUrl,
-      'PUT',
-      '/v1/secrets/channel/5550001/access-token',
-      {},
-      { kind: 'meta-access-token', value: KNOWN.accessToken },
-    );
+    const set = await call(mic.controlUrl, 'PUT', '/v1/secrets/channel/5550001/access-token', operator.headers, {
+      kind: 'meta-access-token',
+      value: KNOWN.accessToken,
+    });
     expect(set.status).toBe(200);
     expect(set.json()).toMatchObject({ ref: 'channel/5550001/access-token', last4: '3333' });
     answers.push(set.text);
 
-    const created = await call(mic.controlUrl, 'POST', '/v1/instances/ins-e2e/credentials', {});
+    const created = await call(mic.controlUrl, 'POST', '/v1/instances/ins-e2e/credentials', operator.headers);
     expect(created.status).toBe(201);
     const { apiToken, signingSecret } = created.json() as { apiToken: string; signingSecret: string };
     shownOnce.push(apiToken, signingSecret);
@@ -70,14 +73,14 @@ describe('secrets never leak', () => {
       mic.controlUrl,
       'POST',
       '/v1/instances/ins-e2e/credentials/api-token/rotate',
-      {},
+      operator.headers,
       {},
     );
     const rotatedSecret = await call(
       mic.controlUrl,
       'POST',
       '/v1/instances/ins-e2e/credentials/signing-secret/rotate',
-      {},
+      operator.headers,
       {},
     );
     const newToken = (rotatedToken.json() as { apiToken: string }).apiToken;
@@ -106,8 +109,9 @@ describe('secrets never leak', () => {
     const engineAuth = internalAuth(env.dataDir, 'engine');
     const controlAuth = internalAuth(env.dataDir, 'control');
     for (const [base, path, headers] of [
-      [mic.controlUrl, '/v1/secrets', {}],
-      [mic.controlUrl, '/v1/instances/ins-e2e/credentials', {}],
+      [mic.controlUrl, '/v1/secrets', operator.headers],
+      [mic.controlUrl, '/v1/instances/ins-e2e/credentials', operator.headers],
+      [mic.controlUrl, '/v1/audit', operator.headers],
       [mic.controlUrl, '/internal/v1/service-tokens', controlAuth],
       [mic.controlUrl, '/metrics', {}],
       [mic.controlUrl, '/docs/json', {}],
@@ -121,6 +125,11 @@ describe('secrets never leak', () => {
       expect({ path, status: res.status }).toEqual({ path, status: 200 });
       answers.push(res.text);
     }
+
+    // The running control checks its audit chain for the command.
+    const verify = runMic(['audit', 'verify'], env);
+    expect((await verify.exited).code).toBe(0);
+    expect(verify.output()).toMatch(/audit chain OK: \d+ rows/);
   });
 
   it('shows no secret in any answer but the one that issued it', () => {

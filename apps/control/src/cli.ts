@@ -9,3 +9,6 @@ export const controlCli: PlaneCli<ControlConfig> = {
   start: (config, logger) => startControl(config, logger),
   databaseOptions: controlDatabaseOptions,
 };
+
+export { openControlAdmin, type ControlAdmin } from './modules/auth/admin.ts';
+export { ROLES, type Role } from './modules/auth/permissions.ts';

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import {
+  keysPath,
   planeDatabaseOptions,
   planeSettingsOptions,
   startPlane,
@@ -8,13 +9,31 @@ import {
 } from '@mic/platform';
 import pkg from '../package.json' with { type: 'json' };
 import type { ControlConfig } from './config.ts';
+import auth from './modules/auth/index.ts';
+import audit from './modules/audit/index.ts';
 import system from './modules/system/index.ts';
 import health from './modules/health/index.ts';
 import engine from './modules/engine/index.ts';
 import secrets from './modules/secrets/index.ts';
+import instanceControl, { type SigningKeySource } from './modules/instance-control/index.ts';
+import outbox from './modules/outbox/index.ts';
+import configSync from './modules/config-sync/index.ts';
+import tenants from './modules/tenants/index.ts';
+import flags from './modules/flags/index.ts';
+import hub from './modules/hub/index.ts';
+import monitoring from './modules/monitoring/index.ts';
+import alerts from './modules/alerts/index.ts';
 
 export const CONTROL_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 export const CONTROL_VERSION = pkg.version;
+
+/** Control's command signing key: INSTANCE_CONTROL_KEY_FILE, else the keys folder, else memory (tests). */
+function instanceControlKey(config: ControlConfig): SigningKeySource {
+  const path = config.instanceControlKeyFile ?? keysPath(config.dataDir, 'instance-control-ed25519.pem');
+  return path
+    ? { kind: 'file', path, env: config.instanceControlKeyFile ? 'INSTANCE_CONTROL_KEY_FILE' : 'MIC_DATA_DIR' }
+    : { kind: 'memory' };
+}
 
 export const controlDatabaseOptions = (config: ControlConfig) =>
   planeDatabaseOptions('control', config, CONTROL_MIGRATIONS);
@@ -28,10 +47,50 @@ export function startControl(config: ControlConfig, logger: Logger, overrides: P
     logger,
     runsWorkers: true,
     async modules(app) {
+      // First: its onRoute hook checks the permission of every /v1/ route registered after it.
+      await app.register(auth, {
+        sessionIdleMs: config.operatorSessionIdle,
+        sessionMaxMs: config.operatorSessionMax,
+        cookieSecure: config.cookieSecure,
+        loginMaxFailures: config.loginMaxFailures,
+        loginMaxFailuresPerIp: config.loginMaxFailuresPerIp,
+        loginFailureWindowMs: config.loginFailureWindow,
+      });
+      await app.register(audit);
       await app.register(system, { version: CONTROL_VERSION });
       await app.register(health, { engineUrl: config.engineUrl, timeoutMs: config.engineHealthTimeout });
       await app.register(engine, { engineUrl: config.engineUrl, timeoutMs: config.engineTimeout });
       await app.register(secrets);
+      await app.register(outbox);
+      await app.register(configSync);
+      await app.register(instanceControl, {
+        key: instanceControlKey(config),
+        expiryMs: config.instanceCommandExpiry,
+        timeoutMs: config.instanceCommandTimeout,
+        retryBaseMs: config.instanceCommandRetryBase,
+        retryMaxMs: config.instanceCommandRetryMax,
+        probeIntervalMs: config.instanceProbeInterval,
+        probeTimeoutMs: config.instanceProbeTimeout,
+        probeRetentionMs: config.instanceProbeRetention,
+        downAfterMs: config.instanceDownAfter,
+        userAgent: `mic-control/${CONTROL_VERSION}`,
+      });
+      await app.register(tenants, {
+        urlPolicy: { allowPrivate: config.instanceUrlAllowPrivate, allowedNetworks: config.instanceUrlAllowedNetworks },
+      });
+      await app.register(flags);
+      await app.register(hub);
+      await app.register(monitoring, {
+        sampleIntervalMs: config.metricsSampleInterval,
+        retentionMs: config.metricsRetention,
+      });
+      await app.register(alerts, {
+        notify: config,
+        notifyMinIntervalMs: config.alertNotifyMinInterval,
+        retentionMs: config.receivedReportsRetention,
+        engineAlertAfterMs: config.engineUnreachableAlertAfter,
+        watchIntervalMs: config.engineWatchInterval,
+      });
     },
   });
 }

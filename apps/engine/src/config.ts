@@ -1,4 +1,5 @@
-import { commonFields, fields, loadConfig, type ConfigOf, type Field } from '@mic/platform';
+import { commonFields, fields, loadConfig, notifyFields, type ConfigOf, type Field } from '@mic/platform';
+import { DEFAULT_GRAPH_URL, DEFAULT_GRAPH_VERSION } from '@mic/meta';
 import { DEFAULT_RETRY_SCHEDULE, parseSchedule } from './modules/delivery/schedule.ts';
 
 export const ENGINE_ROLES = ['ingress', 'worker'] as const;
@@ -38,6 +39,17 @@ export const engineConfigSpec = {
     'service token the engine presents to control; unset: the embedded token file',
   ),
   roles: roles('ENGINE_ROLES', 'what this engine process does: ingress (webhooks in), worker (deliveries and sends)'),
+  controlTimeout: fields.duration('CONTROL_TIMEOUT', 'deadline of engine calls to control', 5_000),
+  configSyncInterval: fields.duration(
+    'CONFIG_SYNC_INTERVAL',
+    "how often the engine pulls control's config snapshot (control also hints at once)",
+    5_000,
+  ),
+  configStaleAfter: fields.duration(
+    'CONFIG_SYNC_STALE_AFTER',
+    'health warns when control has not confirmed the snapshot for this long',
+    30_000,
+  ),
   keyring: fields.optionalString('ENGINE_KEYRING', "the engine's keyring as JSON (instead of a file)"),
   keyringFile: fields.optionalString(
     'ENGINE_KEYRING_FILE',
@@ -83,6 +95,54 @@ export const engineConfigSpec = {
     3 * 1024 * 1024,
     1024,
   ),
+  ...notifyFields,
+  reportsFlushInterval: fields.duration(
+    'REPORTS_FLUSH_INTERVAL',
+    'how often the outbox of reports to control is sent (a new report also wakes it)',
+    2_000,
+  ),
+  reportsMaxBackoff: fields.duration(
+    'REPORTS_MAX_BACKOFF',
+    'longest wait between tries to send reports while control does not answer',
+    30_000,
+  ),
+  controlPingInterval: fields.duration(
+    'CONTROL_PING_INTERVAL',
+    'how often an idle engine checks that control takes reports',
+    10_000,
+  ),
+  reportsStatsInterval: fields.duration(
+    'REPORTS_STATS_INTERVAL',
+    'interval of the delivery statistics and usage counts reported to control',
+    60_000,
+  ),
+  reportsRetention: fields.duration('REPORTS_RETENTION', 'how long sent reports stay in the outbox', 86_400_000),
+  reportsBatchSize: fields.integer('REPORTS_BATCH_SIZE', 'reports sent to control in one request', 200, 1, 500),
+  controlUnreachableAlertAfter: fields.duration(
+    'CONTROL_UNREACHABLE_ALERT_AFTER',
+    'how long control may be unreachable before the engine alerts the operators itself',
+    300_000,
+  ),
+  metaGraphUrl: fields.httpUrl(
+    'META_GRAPH_URL',
+    "Meta's Graph API (the meta-sandbox's URL in tests)",
+    DEFAULT_GRAPH_URL,
+  ),
+  metaGraphVersion: {
+    ...fields.string('META_GRAPH_VERSION', 'Graph API version the engine calls', DEFAULT_GRAPH_VERSION),
+    parse(raw: string) {
+      if (!/^v\d+\.\d+$/.test(raw)) throw new Error('expected a version such as v21.0');
+      return raw;
+    },
+  } satisfies Field<string>,
+  metaGraphTimeout: fields.duration('META_GRAPH_TIMEOUT', 'how long a Graph API call waits for Meta', 10_000),
+  channelSubscribeRetrySchedule: {
+    env: 'CHANNEL_SUBSCRIBE_RETRY_SCHEDULE',
+    description: "delay before each background retry of a channel's webhook subscription, comma-separated",
+    fallback: parseSchedule('10s,1m,5m,30m,2h,6h'),
+    isOptional: false,
+    parse: parseSchedule,
+  } satisfies Field<number[]>,
 };
 
 export type EngineConfig = ConfigOf<typeof engineConfigSpec>;

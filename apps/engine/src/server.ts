@@ -13,8 +13,11 @@ import system from './modules/system/index.ts';
 import secrets, { type KeyringSource } from './modules/secrets/index.ts';
 import credentials from './modules/credentials/index.ts';
 import routing from './modules/routing/index.ts';
+import channels from './modules/channels/index.ts';
+import configSync from './modules/config-sync/index.ts';
 import ingress from './modules/ingress/index.ts';
 import delivery from './modules/delivery/index.ts';
+import reports from './modules/reports/index.ts';
 
 export const ENGINE_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 export const ENGINE_VERSION = pkg.version;
@@ -47,6 +50,21 @@ export function startEngine(config: EngineConfig, logger: Logger, overrides: Pla
       });
       await app.register(credentials, { graceMs: config.credentialGrace });
       await app.register(routing);
+      await app.register(channels, {
+        graph: {
+          baseUrl: config.metaGraphUrl,
+          version: config.metaGraphVersion,
+          timeoutMs: config.metaGraphTimeout,
+          userAgent: `MIC-Engine/${ENGINE_VERSION}`,
+        },
+        retrySchedule: config.channelSubscribeRetrySchedule,
+      });
+      await app.register(configSync, {
+        controlUrl: config.controlUrl,
+        controlTimeoutMs: config.controlTimeout,
+        intervalMs: config.configSyncInterval,
+        staleAfterMs: config.configStaleAfter,
+      });
       await app.register(delivery, {
         schedule: config.retrySchedule,
         timeoutMs: config.deliveryTimeout,
@@ -54,6 +72,20 @@ export function startEngine(config: EngineConfig, logger: Logger, overrides: Pla
         concurrency: config.deliveryConcurrency,
         leaseMs: Math.max(config.deliveryLease, config.deliveryTimeout + 5_000),
         userAgent: `MIC-Engine/${ENGINE_VERSION}`,
+        hubEventsUrl: `${config.controlUrl}/internal/v1/hub/events`,
+      });
+      await app.register(reports, {
+        controlUrl: config.controlUrl,
+        notify: config,
+        flushIntervalMs: config.reportsFlushInterval,
+        maxBackoffMs: config.reportsMaxBackoff,
+        pingIntervalMs: config.controlPingInterval,
+        statsIntervalMs: config.reportsStatsInterval,
+        unreachableAlertAfterMs: config.controlUnreachableAlertAfter,
+        retentionMs: config.reportsRetention,
+        batchSize: config.reportsBatchSize,
+        // Longer than a pass can take: a drain call waits CONTROL_TIMEOUT at most.
+        leaseMs: Math.max(30_000, config.reportsFlushInterval * 5, config.controlTimeout * 3),
       });
       if (config.roles.includes('ingress')) {
         await app.register(ingress, { bodyLimit: config.bodyLimit, secretCacheMs: config.metaSecretCache });

@@ -4,6 +4,7 @@ import { controlCli } from '@mic/control/cli';
 import { engineCli } from '@mic/engine/cli';
 import { Supervisor, loadSupervisorConfig } from './supervisor/index.ts';
 import { rotateKey } from './commands/rotate-key.ts';
+import { adminCreate, auditVerify } from './commands/admin.ts';
 
 const USAGE = `usage: mic <command>
 
@@ -12,6 +13,9 @@ const USAGE = `usage: mic <command>
   engine             run the engine alone (ENGINE_ROLES=ingress,worker)
   migrate [plane]    apply pending migrations (both planes, or control / engine)
   secrets rotate-key make a new key-encryption key active and re-wrap every secret (engine running)
+  admin create --email E --name N [--role owner] [--password-stdin]
+                     create an operator account (password from stdin, or prompted in a terminal)
+  audit verify       check the audit log's hash chain (exit 1 when it is broken)
   help               this text
 
 Configuration comes from environment variables; see the README.`;
@@ -75,6 +79,22 @@ switch (command) {
       process.exitCode = await rotateKey();
     } else {
       process.stderr.write(`mic secrets: unknown subcommand ${JSON.stringify(rest[0] ?? '')} (expected rotate-key)\n`);
+      process.exitCode = 2;
+    }
+    break;
+  case 'admin':
+    if (rest[0] === 'create') {
+      process.exitCode = await adminCreate(rest.slice(1));
+    } else {
+      process.stderr.write(`mic admin: unknown subcommand ${JSON.stringify(rest[0] ?? '')} (expected create)\n`);
+      process.exitCode = 2;
+    }
+    break;
+  case 'audit':
+    if (rest[0] === 'verify') {
+      process.exitCode = await auditVerify();
+    } else {
+      process.stderr.write(`mic audit: unknown subcommand ${JSON.stringify(rest[0] ?? '')} (expected verify)\n`);
       process.exitCode = 2;
     }
     break;

@@ -87,6 +87,7 @@ export const CreatedInstance = Type.Object({
   credentials: Type.Union([IssuedCredentials, Type.Null()]),
   credentialsError: Type.Union([Type.String(), Type.Null()]),
 });
+export type CreatedInstance = Static<typeof CreatedInstance>;
 
 export const InstanceIdParams = Type.Object({ instanceId: Type.String({ pattern: '^ins_[A-Za-z0-9]+$|^hub$' }) });
 

@@ -1,3 +1,7 @@
-/** @mic/meta: Meta's formats. Webhook signatures, and Meta webhook bodies parsed into normalized events. */
+/**
+ * @mic/meta: Meta's formats. Webhook signatures, Meta webhook bodies parsed into normalized events,
+ * and a Graph API client with Meta's errors classified.
+ */
 export { SIGNATURE_HEADER, signMetaBody, verifyMetaSignature, type SignedBody } from './signature.ts';
 export * from './webhooks/index.ts';
+export * from './graph/index.ts';

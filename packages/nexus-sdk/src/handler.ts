@@ -57,14 +57,19 @@ export type DeliveryHandler = (request: IncomingMessage, response: ServerRespons
 
 const DEFAULT_MAX_BODY_BYTES = 1_048_576;
 
-function send(response: ServerResponse, status: number, headers: Readonly<Record<string, string>>, body?: string) {
+export function send(
+  response: ServerResponse,
+  status: number,
+  headers: Readonly<Record<string, string>>,
+  body?: string,
+) {
   // The engine may have given up (timeout) while the listener ran: there is no one to answer.
   if (response.headersSent || response.destroyed || response.writableEnded) return;
   response.writeHead(status, body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) });
   response.end(body);
 }
 
-function sendProblem(
+export function sendProblem(
   response: ServerResponse,
   problem: ProblemDetails,
   headers: Readonly<Record<string, string>> = {},
@@ -97,7 +102,7 @@ function sendReply(response: ServerResponse, reply: DeliveryReply, instance: str
  * The whole body, or null when there is nothing more to do: it was larger than `limit` (413
  * answered) or the client went away before sending all of it.
  */
-function readBody(request: IncomingMessage, response: ServerResponse, limit: number): Promise<Buffer | null> {
+export function readBody(request: IncomingMessage, response: ServerResponse, limit: number): Promise<Buffer | null> {
   return new Promise((resolve) => {
     const declared = Number(request.headers['content-length']);
     const tooLarge = () => {

@@ -1,7 +1,9 @@
 /**
  * @mic/nexus-sdk: what a Nexus instance uses. Verify the engine's signed deliveries
- * (`verifyDelivery`, or `createDeliveryHandler` for node:http), and call the engine's instance API
- * (`EngineClient`). The contracts themselves are in @mic/contracts; the most used are re-exported.
+ * (`verifyDelivery`, or `createDeliveryHandler` for node:http), call the engine's instance API
+ * (`EngineClient`), and answer control's signed commands (`createControlHandler`, or
+ * `verifyControlCommand` for an instance's own router). The contracts themselves are in
+ * @mic/contracts; the most used are re-exported.
  */
 export {
   DELIVERY_HEADERS,
@@ -38,4 +40,34 @@ export {
   type EngineRequest,
 } from './client.ts';
 export { isEventType, type DeliveredEventOf } from './events.ts';
+export {
+  CONTROL_HEADERS,
+  ControlCommand,
+  ControlResult,
+  type ControlCommandName,
+  type ControlArgs,
+  type ControlResultOf,
+} from '@mic/contracts';
+export {
+  ControlVerificationError,
+  controlKeyIdOf,
+  controlKeys,
+  verifyControlCommand,
+  type ControlKey,
+  type ControlRejectionReason,
+  type VerifiedControlCommand,
+  type VerifyControlOptions,
+} from './control-verify.ts';
+export {
+  ControlCommandError,
+  DEFAULT_CONTROL_RETENTION_SECONDS,
+  MemoryControlCommandStore,
+  createControlHandler,
+  type ControlCommandContext,
+  type ControlCommandHandler,
+  type ControlCommandStore,
+  type ControlHandler,
+  type ControlHandlerOptions,
+  type ControlHandlers,
+} from './control-handler.ts';
 export { PROBLEM_CONTENT_TYPE, isProblemDetails, type ProblemDetails } from '@mic/contracts';

@@ -62,7 +62,7 @@ export interface VerifiedDelivery {
 const deliveredEvent = Compile(DeliveredEvent);
 const TIMESTAMP_FORMAT = /^\d{1,15}$/;
 
-function header(headers: DeliveryHeaders, name: string): string | undefined {
+export function header(headers: DeliveryHeaders, name: string): string | undefined {
   if (typeof headers.get === 'function')
     return (headers as { get(name: string): string | null }).get(name) ?? undefined;
   const record = headers as Readonly<Record<string, string | readonly string[] | undefined>>;

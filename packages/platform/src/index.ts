@@ -15,3 +15,6 @@ export * from './commands/index.ts';
 export * from './service-auth/index.ts';
 export * from './internal-client/index.ts';
 export * from './tracing/index.ts';
+export * from './flags/index.ts';
+export * from './url-safety/index.ts';
+export * from './notify/index.ts';

@@ -122,3 +122,39 @@ describe('meta-sandbox CLI', () => {
     expect(bad.stderr).toBe('meta-sandbox: --count must be a whole number of at least 1, not "many"\n');
   });
 });
+
+describe('meta-sandbox graph', () => {
+  it('serves the Graph API side until stopped', async () => {
+    const stop = new AbortController();
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const running = runCli(
+      ['graph', '--port', '0', '--waba', '1029=EAAcli', '--page', '2048=EAApage', '--fail-next', '1'],
+      { stdout: (line) => stdout.push(line), stderr: (line) => stderr.push(line) },
+      {},
+      stop.signal,
+    );
+    while (stdout.length === 0 && stderr.length === 0) await new Promise((r) => setTimeout(r, 10));
+    expect(stderr).toEqual([]);
+    const base = /listening on (\S+) \(2 objects\)$/.exec(stdout[0] ?? '')?.[1];
+    expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const subscribe = () =>
+      fetch(`${base}/v21.0/1029/subscribed_apps`, { method: 'POST', headers: { authorization: 'Bearer EAAcli' } });
+    expect((await subscribe()).status).toBe(500);
+    expect(await (await subscribe()).json()).toEqual({ success: true });
+    stop.abort();
+    expect(await running).toBe(0);
+  });
+
+  it('answers bad graph arguments with one line and exit code 2', async () => {
+    for (const [argv, message] of [
+      [['graph', '--waba', 'nope'], /--waba must be <id>=<token>/],
+      [['graph', '--fail-with', 'meteor'], /--fail-with must be one of server-error, /],
+      [['graph', '--port', '70000'], /--port must be at most 65535/],
+    ] as [string[], RegExp][]) {
+      const run = await cli(argv);
+      expect(run.code).toBe(2);
+      expect(run.stderr[0]).toMatch(message);
+    }
+  });
+});

@@ -1,6 +1,13 @@
 import { parseArgs } from 'node:util';
 import { WEBHOOK_KINDS, bodyGenerator, type GeneratorOptions, type WebhookKind } from './webhooks/bodies.ts';
 import { sendWebhooks, type SendSummary, type SendWebhooksOptions } from './webhooks/send.ts';
+import {
+  GRAPH_FAILURES,
+  isGraphFailureName,
+  startGraphSandbox,
+  type GraphFailureName,
+  type GraphSandboxObject,
+} from './graph/server.ts';
 
 export const USAGE = `usage: meta-sandbox send --url <webhook URL> --secret <app secret> [options]
 
@@ -21,7 +28,19 @@ Posts Meta webhook bodies signed with X-Hub-Signature-256, as Meta would.
   --customers <n>          spread the bodies over n customers (default 1)
   --json                   print the summary as JSON instead of one line of text
 
-Exit code: 0 when every body got a 2xx, 1 when some did not, 2 for bad arguments.`;
+Exit code: 0 when every body got a 2xx, 1 when some did not, 2 for bad arguments.
+
+usage: meta-sandbox graph [options]
+
+Answers Graph API calls (POST|GET|DELETE /{version}/{id}/subscribed_apps) as Meta would, until
+stopped (Ctrl-C). Inspect and drive it under /_sandbox/ (calls, objects, failures, subscriptions).
+
+  --host <address>         where to listen (default 127.0.0.1)
+  --port <n>               port (default 3200; 0 picks a free one)
+  --waba <id>=<token>      a WhatsApp Business Account and the token it accepts (repeatable)
+  --page <id>=<token>      a Facebook page and its page token (repeatable)
+  --fail-next <n>          the first n Graph calls fail
+  --fail-with <failure>    how: ${Object.keys(GRAPH_FAILURES).join(', ')} (default server-error)`;
 
 export interface CliOutput {
   stdout: (line: string) => void;
@@ -112,6 +131,65 @@ export function parseSendArgs(
   };
 }
 
+/** The `graph` command's arguments; throws a UsageError for a bad one. */
+export function parseGraphArgs(args: readonly string[]): {
+  host: string;
+  port: number;
+  objects: GraphSandboxObject[];
+  failNext: number;
+  failWith: GraphFailureName;
+} {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        waba: { type: 'string', multiple: true },
+        page: { type: 'string', multiple: true },
+        'fail-next': { type: 'string' },
+        'fail-with': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message.split('\n')[0] ?? 'bad arguments');
+  }
+  const object = (kind: GraphSandboxObject['kind'], flag: string) => (pair: string) => {
+    const match = /^([A-Za-z0-9_-]{1,64})=(\S+)$/.exec(pair);
+    if (!match) throw new UsageError(`--${flag} must be <id>=<token>, not "${pair}"`);
+    return { id: match[1]!, kind, token: match[2]! };
+  };
+  const failWith = values['fail-with'] ?? 'server-error';
+  if (!isGraphFailureName(failWith)) {
+    throw new UsageError(`--fail-with must be one of ${Object.keys(GRAPH_FAILURES).join(', ')}, not "${failWith}"`);
+  }
+  const port = integer('port', values.port, 3200, 0);
+  if (port > 65535) throw new UsageError(`--port must be at most 65535, not "${values.port}"`);
+  return {
+    host: values.host ?? '127.0.0.1',
+    port,
+    objects: [
+      ...(values.waba ?? []).map(object('whatsapp-business-account', 'waba')),
+      ...(values.page ?? []).map(object('page', 'page')),
+    ],
+    failNext: integer('fail-next', values['fail-next'], 0, 0),
+    failWith,
+  };
+}
+
+async function serveGraph(args: readonly string[], out: CliOutput, stop: AbortSignal): Promise<number> {
+  const options = parseGraphArgs(args);
+  const sandbox = await startGraphSandbox({ host: options.host, port: options.port, objects: options.objects });
+  if (options.failNext > 0) sandbox.failNext(options.failNext, options.failWith);
+  out.stdout(`graph sandbox listening on ${sandbox.url} (${options.objects.length} objects)`);
+  if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
+  await sandbox.stop();
+  return 0;
+}
+
 /** `sent 1000 requests (…) in 5.01 s, 199.6/s: 200 ×1000; latency ms p50 … max …` */
 export function summaryLine(summary: SendSummary): string {
   const statuses = Object.entries(summary.byStatus)
@@ -131,18 +209,26 @@ export function summaryLine(summary: SendSummary): string {
 }
 
 /** Runs the CLI and resolves with its exit code; every failure is one line on stderr, never a stack trace. */
-export async function runCli(argv: readonly string[], out: CliOutput, env: NodeJS.ProcessEnv = {}): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  out: CliOutput,
+  env: NodeJS.ProcessEnv = {},
+  /** Ends a long-running command (`graph`): SIGINT and SIGTERM in main.ts. */
+  stop: AbortSignal = new AbortController().signal,
+): Promise<number> {
   const [command, ...args] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     out.stdout(USAGE);
     return command === undefined ? 2 : 0;
   }
   try {
-    if (command !== 'send') throw new UsageError(`unknown command "${command}" (try: send)`);
+    if (command !== 'send' && command !== 'graph')
+      throw new UsageError(`unknown command "${command}" (try: send, graph)`);
     if (args.includes('--help') || args.includes('-h')) {
       out.stdout(USAGE);
       return 0;
     }
+    if (command === 'graph') return await serveGraph(args, out, stop);
     const { json, ...sendOptions } = parseSendArgs(args, env);
     const { summary } = await sendWebhooks(sendOptions);
     out.stdout(json ? JSON.stringify(summary) : summaryLine(summary));

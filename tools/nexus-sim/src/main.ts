@@ -2,9 +2,10 @@ import { startNexusSim } from './sim.ts';
 
 /**
  * The simulator as a process: `NEXUS_SIM_SECRETS=whsec_…[,whsec_…] NEXUS_SIM_PORT=4400 node
- * tools/nexus-sim/src/main.ts` (also NEXUS_SIM_HOST, default 127.0.0.1, and
- * NEXUS_SIM_TOLERANCE_SECONDS, default 300). Writes one JSON line when listening (with its URL)
- * and one per delivery; stops on SIGTERM or SIGINT. A bad setting is one line on stderr, exit code 2.
+ * tools/nexus-sim/src/main.ts` (also NEXUS_SIM_HOST, default 127.0.0.1, NEXUS_SIM_TOLERANCE_SECONDS,
+ * default 300, and NEXUS_SIM_CONTROL_PUBLIC_KEY, control's public key(s), comma-separated, which
+ * enables `/control`). Writes one JSON line when listening (with its URL) and one per delivery or
+ * command; stops on SIGTERM or SIGINT. A bad setting is one line on stderr, exit code 2.
  */
 function fail(message: string): never {
   process.stderr.write(`nexus-sim: ${message}\n`);
@@ -33,6 +34,12 @@ if (toleranceText !== undefined && toleranceText !== '' && !/^\d+$/.test(toleran
 }
 const toleranceSeconds = toleranceText ? Number(toleranceText) : undefined;
 
+// PEM has no commas, so one variable holds several keys in either form (a PEM's newlines as \n).
+const controlPublicKeys = (process.env.NEXUS_SIM_CONTROL_PUBLIC_KEY ?? '')
+  .split(',')
+  .map((k) => k.replaceAll('\\n', '\n').trim())
+  .filter(Boolean);
+
 try {
   const sim = await startNexusSim({
     port,
@@ -40,6 +47,7 @@ try {
     secrets,
     log: line,
     ...(toleranceSeconds === undefined ? {} : { toleranceSeconds }),
+    ...(controlPublicKeys.length ? { controlPublicKey: controlPublicKeys } : {}),
   });
   line({ msg: 'nexus-sim listening', url: sim.url, port: sim.port });
   const stop = () => {

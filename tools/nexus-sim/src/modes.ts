@@ -75,3 +75,44 @@ export function effectiveMode(request: SimModeRequest, now: Date): SimMode {
       return request;
   }
 }
+
+/**
+ * How the simulated instance answers verified control commands (`POST /sim/control/mode` or
+ * `setControlMode`), applied before a command runs, so a failed attempt leaves nothing done:
+ *
+ * - `ok`: runs the command and answers 200 with its result.
+ * - `slow`: the same after `delayMs` (longer than control's timeout: the answer is lost, the
+ *   command ran, and control's retry gets the recorded result).
+ * - `fail-500`: 500 every time; nothing runs.
+ * - `hang`: never answers (until the simulator stops); nothing runs.
+ * - `fail-for`: 500 for `durationMs` from the moment the mode is set, then as `ok`.
+ *
+ * A command id seen before gets its recorded result in every mode, as the SDK answers replays.
+ * Commands that fail verification get 401 or 400 whatever the mode.
+ */
+export const ControlModeRequest = Type.Union([
+  Type.Object({ mode: Type.Literal('ok') }, strict),
+  Type.Object({ mode: Type.Literal('slow'), delayMs: Type.Integer({ minimum: 0, maximum: 3_600_000 }) }, strict),
+  Type.Object({ mode: Type.Literal('fail-500') }, strict),
+  Type.Object({ mode: Type.Literal('hang') }, strict),
+  Type.Object(
+    { mode: Type.Literal('fail-for'), durationMs: Type.Integer({ minimum: 0, maximum: 86_400_000 }) },
+    strict,
+  ),
+]);
+export type ControlModeRequest = Static<typeof ControlModeRequest>;
+export type ControlModeName = ControlModeRequest['mode'];
+
+/** The control mode in force; `fail-for` also says until when it fails. */
+export type ControlMode =
+  | { mode: 'ok' }
+  | { mode: 'slow'; delayMs: number }
+  | { mode: 'fail-500' }
+  | { mode: 'hang' }
+  | { mode: 'fail-for'; durationMs: number; until: string };
+
+export function effectiveControlMode(request: ControlModeRequest, now: Date): ControlMode {
+  return request.mode === 'fail-for'
+    ? { ...request, until: new Date(now.getTime() + request.durationMs).toISOString() }
+    : request;
+}

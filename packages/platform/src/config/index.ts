@@ -2,6 +2,7 @@
  * Configuration from environment variables, validated at start. Every problem is reported as one
  * line naming the variable, so an operator never sees a stack trace for a typo.
  */
+import { parseNetworks } from '../url-safety/index.ts';
 
 export interface Field<T> {
   readonly env: string;
@@ -9,6 +10,8 @@ export interface Field<T> {
   /** Used when the variable is unset; `undefined` makes the variable required unless `isOptional`. */
   readonly fallback: T | undefined;
   readonly isOptional: boolean;
+  /** A value that may hold a password: an error names the variable but never shows the value. */
+  readonly isSecret?: boolean;
   parse(raw: string): T;
 }
 
@@ -49,7 +52,8 @@ export function loadConfig<S extends Spec>(spec: S, env: Env = process.env): Con
     try {
       values[key] = f.parse(raw.trim());
     } catch (error) {
-      problems.push(`${f.env}=${JSON.stringify(raw)} is not valid: ${(error as Error).message}`);
+      const shown = f.isSecret ? '' : `=${JSON.stringify(raw)}`;
+      problems.push(`${f.env}${shown} is not valid: ${(error as Error).message}`);
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -111,6 +115,10 @@ export const fields = {
       if (['0', 'false', 'no', 'off'].includes(v)) return false;
       throw new Error('expected true or false');
     });
+  },
+  /** A comma-separated list of networks in CIDR notation (`10.0.0.0/8,fd00::/8`); unset: none. */
+  networks(env: string, description: string): Field<string[]> {
+    return field(env, description, [], parseNetworks);
   },
   /** A PostgreSQL connection URL; unset means the embedded PGlite default. */
   databaseUrl(env: string, description: string): Field<string | undefined> {

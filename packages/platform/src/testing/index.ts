@@ -144,3 +144,4 @@ export async function startTestPlane<C>(plane: {
     },
   };
 }
+export * from '../notify/testing.ts';

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import { Type } from 'typebox';
 import { Flags, type HttpServer } from '@mic/platform';
+import { actorOf } from '../audit/index.ts';
 import { FeatureFlags } from './service.ts';
 
 export { FeatureFlags, type FlagState } from './service.ts';
@@ -56,12 +57,17 @@ export default fp(
         },
       },
       async (req) => {
-        const by = req.operator?.email ?? 'unknown';
-        const { after } = await app.db.orm.transaction((tx) => featureFlags.set(tx, req.params.key, req.body.enabled, by));
+        const actor = actorOf(req);
+        const { after } = await app.db.orm.transaction(async (tx) => {
+          const change = await featureFlags.set(tx, req.params.key, req.body.enabled, actor.label ?? actor.type);
+          const target = { type: 'flag', id: req.params.key };
+          await app.audit.record({ actor, action: 'flag.set', target, before: change.before, after: change.after }, tx);
+          return change;
+        });
         await featureFlags.refresh();
         return serialize(after);
       },
     );
   },
-  { name: 'flags', dependencies: ['config-sync', 'tenants'] },
+  { name: 'flags', dependencies: ['audit', 'config-sync', 'tenants'] },
 );

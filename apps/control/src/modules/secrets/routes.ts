@@ -42,6 +42,7 @@ export function registerSecretRoutes(app: HttpServer): void {
   app.get(
     '/v1/secrets',
     {
+      config: { permission: 'secrets.read' },
       schema: {
         tags,
         summary: 'Secrets kept by the engine: name, fingerprint, last 4',
@@ -53,6 +54,7 @@ export function registerSecretRoutes(app: HttpServer): void {
   app.put(
     '/v1/secrets/*',
     {
+      config: { permission: 'secrets.write' },
       schema: {
         tags,
         summary: 'Set or rotate a secret in the engine (write-only)',
@@ -62,15 +64,20 @@ export function registerSecretRoutes(app: HttpServer): void {
     },
     async (req) => serialize(await app.secretRefs.put(refOf(req), req.body)),
   );
-  app.delete('/v1/secrets/*', { schema: { tags, summary: 'Delete a secret from the engine' } }, async (req, reply) => {
-    await app.secretRefs.remove(refOf(req));
-    void reply.status(204);
-  });
+  app.delete(
+    '/v1/secrets/*',
+    { config: { permission: 'secrets.write' }, schema: { tags, summary: 'Delete a secret from the engine' } },
+    async (req, reply) => {
+      await app.secretRefs.remove(refOf(req));
+      void reply.status(204);
+    },
+  );
 
   const credentialTags = ['instance credentials'];
   app.post(
     '/v1/instances/:instanceId/credentials',
     {
+      config: { permission: 'credentials.issue' },
       schema: {
         tags: credentialTags,
         summary: "Create an instance's engine credentials (shown once)",
@@ -86,6 +93,7 @@ export function registerSecretRoutes(app: HttpServer): void {
   app.get(
     '/v1/instances/:instanceId/credentials',
     {
+      config: { permission: 'instances.read' },
       schema: {
         tags: credentialTags,
         summary: "An instance's credentials, described",
@@ -98,6 +106,7 @@ export function registerSecretRoutes(app: HttpServer): void {
   app.post(
     '/v1/instances/:instanceId/credentials/api-token/rotate',
     {
+      config: { permission: 'credentials.issue' },
       schema: {
         tags: credentialTags,
         summary: 'Rotate the API token (shown once)',
@@ -117,6 +126,7 @@ export function registerSecretRoutes(app: HttpServer): void {
   app.post(
     '/v1/instances/:instanceId/credentials/signing-secret/rotate',
     {
+      config: { permission: 'credentials.issue' },
       schema: {
         tags: credentialTags,
         summary: 'Rotate the signing secret (shown once)',

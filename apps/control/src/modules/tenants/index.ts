@@ -17,8 +17,35 @@ export default fp(
     const tenants = new Tenants({ db: app.db.orm, clock: app.clock, publisher: app.configPublisher, urlPolicy: options.urlPolicy });
     app.decorate('tenants', tenants);
     app.configPublisher.section(() => tenants.snapshotSection());
+    tenants.onChange((tx, change) =>
+      app.audit
+        .record(
+          {
+            actor: change.actor,
+            action: change.action,
+            target: { type: change.targetType, id: change.targetId },
+            before: change.before,
+            after: change.after,
+          },
+          tx,
+        )
+        .then(() => undefined),
+    );
+    app.instanceControl.useDirectory({
+      controlTarget: async (instanceId) => {
+        const [instance] = await tenants.controllable([instanceId]);
+        return instance?.controlUrl ? { controlUrl: instance.controlUrl } : null;
+      },
+      probeTargets: async () =>
+        (await tenants.controllable()).map((i) => ({ instanceId: i.id, controlUrl: i.controlUrl! })),
+    });
+    // Pause and resume reach the instance itself through a signed command, issued in the change's transaction.
+    tenants.useInstanceCommand(async (tx, instance, command, reason, actor) => {
+      if (!instance.controlUrl) return;
+      await app.instanceControl.issue({ instanceId: instance.id, command, args: { reason }, requestedBy: actor.id ?? actor.label }, tx);
+    });
     await tenants.ensureHub();
     registerTenantRoutes(app);
   },
-  { name: 'tenants', dependencies: ['config-sync', 'outbox', 'secrets', 'engine'] },
+  { name: 'tenants', dependencies: ['audit', 'config-sync', 'outbox', 'secrets', 'engine', 'instance-control'] },
 );

@@ -16,6 +16,7 @@ import {
   type ChannelConnection,
 } from '@mic/contracts';
 import { peerProblem, problems, type HttpServer } from '@mic/platform';
+import { actorOf } from '../audit/index.ts';
 import type { ChannelRow, InstanceRow, TenantRow } from './service.ts';
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
@@ -97,7 +98,7 @@ export function registerTenantRoutes(app: HttpServer): void {
     },
     async (req, reply) => {
       void reply.status(201);
-      return serializeTenant(await app.tenants.createTenant(req.body));
+      return serializeTenant(await app.tenants.createTenant(req.body, actorOf(req)));
     },
   );
   app.get(
@@ -111,7 +112,7 @@ export function registerTenantRoutes(app: HttpServer): void {
       config: { permission: 'tenants.write' },
       schema: { tags, summary: "Change a tenant's name, modules or limits", params: TenantParams, body: UpdateTenant, response: { 200: Tenant } },
     },
-    async (req) => serializeTenant(await app.tenants.updateTenant(req.params.tenantId, req.body)),
+    async (req) => serializeTenant(await app.tenants.updateTenant(req.params.tenantId, req.body, actorOf(req))),
   );
   for (const [verb, paused] of [['pause', true], ['resume', false]] as const) {
     app.post(
@@ -127,7 +128,7 @@ export function registerTenantRoutes(app: HttpServer): void {
         },
       },
       async (req) => {
-        const result = await app.tenants.setTenantPaused(req.params.tenantId, paused, reasonOf(req.body));
+        const result = await app.tenants.setTenantPaused(req.params.tenantId, paused, reasonOf(req.body), actorOf(req));
         return { tenant: serializeTenant(result.tenant), instances: result.instances.map(serializeInstance) };
       },
     );
@@ -161,7 +162,7 @@ export function registerTenantRoutes(app: HttpServer): void {
       },
     },
     async (req, reply) => {
-      const instance = await app.tenants.createInstance(req.params.tenantId, req.body);
+      const instance = await app.tenants.createInstance(req.params.tenantId, req.body, actorOf(req));
       let credentials = null;
       let credentialsError = null;
       try {
@@ -193,7 +194,7 @@ export function registerTenantRoutes(app: HttpServer): void {
         response: { 200: Instance },
       },
     },
-    async (req) => serializeInstance(await app.tenants.updateInstance(req.params.instanceId, req.body)),
+    async (req) => serializeInstance(await app.tenants.updateInstance(req.params.instanceId, req.body, actorOf(req))),
   );
   const transitions = [
     ['pause', 'paused', 'instances.pause', 'Pause: deliveries are held, sends refused with 423, the instance is told'],
@@ -207,7 +208,7 @@ export function registerTenantRoutes(app: HttpServer): void {
         config: { permission },
         schema: { tags: instanceTags, summary, params: InstanceIdParams, body: StateChange, response: { 200: Instance } },
       },
-      async (req) => serializeInstance(await app.tenants.setInstanceState(req.params.instanceId, state, reasonOf(req.body))),
+      async (req) => serializeInstance(await app.tenants.setInstanceState(req.params.instanceId, state, reasonOf(req.body), actorOf(req))),
     );
   }
   app.post(
@@ -221,7 +222,7 @@ export function registerTenantRoutes(app: HttpServer): void {
         response: { 200: Instance },
       },
     },
-    async (req) => serializeInstance(await app.tenants.reenableEndpoint(req.params.instanceId)),
+    async (req) => serializeInstance(await app.tenants.reenableEndpoint(req.params.instanceId, actorOf(req))),
   );
 
   const channelTags = ['channels'];
@@ -264,7 +265,12 @@ export function registerTenantRoutes(app: HttpServer): void {
       } catch (error) {
         throw peerProblem(error, 'engine');
       }
-      const row = await app.tenants.addChannel(instance, channel, { state: connection.state, error: describeError(connection) });
+      const row = await app.tenants.addChannel(
+        instance,
+        channel,
+        { state: connection.state, error: describeError(connection) },
+        actorOf(req),
+      );
       void reply.status(201);
       return serializeChannel(row);
     },
@@ -305,8 +311,11 @@ export function registerTenantRoutes(app: HttpServer): void {
     },
     async (req, reply) => {
       const { platform, channelId } = req.params;
-      await app.tenants.removeChannel(platform, channelId, (tx) =>
-        app.engineOutbox.enqueue({ method: 'DELETE', path: connectionPath(platform, channelId) }, tx),
+      await app.tenants.removeChannel(
+        platform,
+        channelId,
+        (tx) => app.engineOutbox.enqueue({ method: 'DELETE', path: connectionPath(platform, channelId) }, tx),
+        actorOf(req),
       );
       void reply.status(204);
     },

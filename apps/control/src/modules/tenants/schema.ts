@@ -1,4 +1,4 @@
-import { index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 import type { TenantLimits, TenantModules } from '@mic/contracts';
 
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -28,6 +28,8 @@ export const instances = pgTable('instances', {
   state: text('state').notNull(),
   stateReason: text('state_reason'),
   stateChangedAt: at('state_changed_at').notNull(),
+  /** Paused by its tenant's pause (dunning): the tenant's resume brings it back, an operator's own pause stays. */
+  pausedWithTenant: boolean('paused_with_tenant').notNull().default(false),
   version: text('version'),
   /** Raised when the operator sets the endpoint again: the engine re-enables one disabled by a 410. */
   endpointRevision: integer('endpoint_revision').notNull(),

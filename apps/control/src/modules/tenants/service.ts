@@ -13,6 +13,7 @@ import {
   type UpdateTenant,
 } from '@mic/contracts';
 import { Problem, assertPublicUrl, problems, type Clock, type Db, type UrlPolicy } from '@mic/platform';
+import type { AuditActor, DbTransaction } from '../audit/index.ts';
 import type { ConfigPublisher } from '../config-sync/index.ts';
 import { channels, instances, tenants } from './schema.ts';
 
@@ -42,6 +43,7 @@ const newId = (prefix: string) => `${prefix}_${uuidv7().replaceAll('-', '')}`;
 
 /** A privileged change, as the audit log records it. */
 export interface Change {
+  actor: AuditActor;
   action: string;
   targetType: 'tenant' | 'instance' | 'channel';
   targetId: string;
@@ -50,9 +52,15 @@ export interface Change {
 }
 
 /** What happens inside the transaction of every change: the audit row, commands to instances. */
-export type ChangeHook = (tx: Db, change: Change) => Promise<void>;
+export type ChangeHook = (tx: DbTransaction, change: Change) => Promise<void>;
 
-export type InstanceCommand = (tx: Db, instance: InstanceRow, command: 'pause' | 'resume', reason: string) => Promise<void>;
+export type InstanceCommand = (
+  tx: DbTransaction,
+  instance: InstanceRow,
+  command: 'pause' | 'resume',
+  reason: string,
+  actor: AuditActor,
+) => Promise<void>;
 
 const conflict = (detail: string, extra: Record<string, unknown> = {}) =>
   new Problem({ status: 409, type: 'conflict', title: 'Conflicts with the current state', detail, ...extra });
@@ -87,11 +95,14 @@ export class Tenants {
     this.#command = command;
   }
 
-  async #change<T>(work: (tx: Db) => Promise<{ result: T; changes: Change[] }>): Promise<T> {
+  async #change<T>(
+    actor: AuditActor,
+    work: (tx: DbTransaction) => Promise<{ result: T; changes: Omit<Change, 'actor'>[] }>,
+  ): Promise<T> {
     return this.#db.transaction(async (tx) => {
       const { result, changes } = await work(tx);
       if (changes.length > 0) await this.#publisher.changed(tx);
-      for (const change of changes) for (const hook of this.#hooks) await hook(tx, change);
+      for (const change of changes) for (const hook of this.#hooks) await hook(tx, { ...change, actor });
       return result;
     });
   }
@@ -99,7 +110,7 @@ export class Tenants {
   /** The built-in tenant zero: the hub's own channels belong to its instance. */
   async ensureHub(): Promise<void> {
     const now = this.#clock.now();
-    await this.#change(async (tx) => {
+    await this.#change({ type: 'system', id: null, label: 'control start' }, async (tx) => {
       const [existing] = await tx.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, HUB_TENANT_ID));
       if (existing) return { result: undefined, changes: [] };
       await tx.insert(tenants).values({
@@ -122,6 +133,7 @@ export class Tenants {
         state: 'active',
         stateReason: null,
         stateChangedAt: now,
+        pausedWithTenant: false,
         endpointRevision: 0,
         createdAt: now,
         updatedAt: now,
@@ -147,7 +159,7 @@ export class Tenants {
     return row;
   }
 
-  async createTenant(input: CreateTenant): Promise<TenantRow> {
+  async createTenant(input: CreateTenant, actor: AuditActor): Promise<TenantRow> {
     const now = this.#clock.now();
     const row: TenantRow = {
       id: newId('ten'),
@@ -158,14 +170,14 @@ export class Tenants {
       createdAt: now,
       updatedAt: now,
     };
-    return this.#change(async (tx) => {
+    return this.#change(actor, async (tx) => {
       await tx.insert(tenants).values(row);
       return { result: row, changes: [{ action: 'tenant.create', targetType: 'tenant', targetId: row.id, before: null, after: row }] };
     });
   }
 
-  async updateTenant(id: string, patch: UpdateTenant): Promise<TenantRow> {
-    return this.#change(async (tx) => {
+  async updateTenant(id: string, patch: UpdateTenant, actor: AuditActor): Promise<TenantRow> {
+    return this.#change(actor, async (tx) => {
       const before = await this.#tenantFor(tx, id);
       const after: TenantRow = {
         ...before,
@@ -179,29 +191,38 @@ export class Tenants {
     });
   }
 
-  async #tenantFor(tx: Db, id: string): Promise<TenantRow> {
+  async #tenantFor(tx: DbTransaction, id: string): Promise<TenantRow> {
     const [row] = await tx.select().from(tenants).where(eq(tenants.id, id)).for('update');
     if (!row) throw problems.notFound(`no tenant ${id}`);
     return row;
   }
 
   /** Pauses every active instance of a tenant (dunning, for example); resume brings back those it paused. */
-  async setTenantPaused(id: string, paused: boolean, reason: string): Promise<{ tenant: TenantRow; instances: InstanceRow[] }> {
-    return this.#change(async (tx) => {
+  async setTenantPaused(
+    id: string,
+    paused: boolean,
+    reason: string,
+    actor: AuditActor,
+  ): Promise<{ tenant: TenantRow; instances: InstanceRow[] }> {
+    return this.#change(actor, async (tx) => {
       const before = await this.#tenantFor(tx, id);
       const after = { ...before, status: paused ? 'paused' : 'active', updatedAt: this.#clock.now() };
       await tx.update(tenants).set(after).where(eq(tenants.id, id));
-      const changes: Change[] = [
+      const changes: Omit<Change, 'actor'>[] = [
         { action: paused ? 'tenant.pause' : 'tenant.resume', targetType: 'tenant', targetId: id, before, after: { ...after, reason } },
       ];
       const affected = await tx
         .select()
         .from(instances)
-        .where(and(eq(instances.tenantId, id), eq(instances.state, paused ? 'active' : 'paused')))
+        .where(
+          paused
+            ? and(eq(instances.tenantId, id), eq(instances.state, 'active'))
+            : and(eq(instances.tenantId, id), eq(instances.state, 'paused'), eq(instances.pausedWithTenant, true)),
+        )
         .for('update');
       const changed: InstanceRow[] = [];
       for (const instance of affected) {
-        const { row, change } = await this.#setState(tx, instance, paused ? 'paused' : 'active', reason);
+        const { row, change } = await this.#setState(tx, instance, paused ? 'paused' : 'active', reason, actor, paused);
         changed.push(row);
         changes.push(change);
       }
@@ -225,7 +246,7 @@ export class Tenants {
     return row;
   }
 
-  async #instanceFor(tx: Db, id: string): Promise<InstanceRow> {
+  async #instanceFor(tx: DbTransaction, id: string): Promise<InstanceRow> {
     const [row] = await tx.select().from(instances).where(eq(instances.id, id)).for('update');
     if (!row) throw problems.notFound(`no instance ${id}`);
     return row;
@@ -237,10 +258,10 @@ export class Tenants {
     }
   }
 
-  async createInstance(tenantId: string, input: CreateInstance): Promise<InstanceRow> {
+  async createInstance(tenantId: string, input: CreateInstance, actor: AuditActor): Promise<InstanceRow> {
     await this.#checkUrls({ webhookUrl: input.webhookUrl, controlUrl: input.controlUrl });
     const now = this.#clock.now();
-    return this.#change(async (tx) => {
+    return this.#change(actor, async (tx) => {
       const tenant = await this.#tenantFor(tx, tenantId);
       const row: InstanceRow = {
         id: newId('ins'),
@@ -254,6 +275,7 @@ export class Tenants {
         state: tenant.status === 'paused' ? 'paused' : 'active',
         stateReason: tenant.status === 'paused' ? 'the tenant is paused' : null,
         stateChangedAt: now,
+        pausedWithTenant: tenant.status === 'paused',
         version: null,
         endpointRevision: 0,
         createdAt: now,
@@ -264,13 +286,13 @@ export class Tenants {
     });
   }
 
-  async updateInstance(id: string, patch: UpdateInstance): Promise<InstanceRow> {
+  async updateInstance(id: string, patch: UpdateInstance, actor: AuditActor): Promise<InstanceRow> {
+    if ((await this.instance(id)).kind === 'hub' && (patch.webhookUrl || patch.controlUrl)) {
+      throw conflict("the hub instance's addresses are configuration, not operator-entered URLs");
+    }
     await this.#checkUrls({ webhookUrl: patch.webhookUrl, controlUrl: patch.controlUrl });
-    return this.#change(async (tx) => {
+    return this.#change(actor, async (tx) => {
       const before = await this.#instanceFor(tx, id);
-      if (before.kind === 'hub' && (patch.webhookUrl || patch.controlUrl)) {
-        throw conflict("the hub instance's addresses are configuration, not operator-entered URLs");
-      }
       const endpointChanged = patch.webhookUrl !== undefined && patch.webhookUrl !== before.webhookUrl;
       const after: InstanceRow = {
         ...before,
@@ -288,8 +310,8 @@ export class Tenants {
   }
 
   /** Re-enables deliveries to an endpoint the engine disabled after a 410 Gone. */
-  async reenableEndpoint(id: string): Promise<InstanceRow> {
-    return this.#change(async (tx) => {
+  async reenableEndpoint(id: string, actor: AuditActor): Promise<InstanceRow> {
+    return this.#change(actor, async (tx) => {
       const before = await this.#instanceFor(tx, id);
       const after = { ...before, endpointRevision: before.endpointRevision + 1, updatedAt: this.#clock.now() };
       await tx.update(instances).set(after).where(eq(instances.id, id));
@@ -297,21 +319,35 @@ export class Tenants {
     });
   }
 
-  async #setState(tx: Db, before: InstanceRow, state: InstanceState, reason: string) {
+  async #setState(
+    tx: DbTransaction,
+    before: InstanceRow,
+    state: InstanceState,
+    reason: string,
+    actor: AuditActor,
+    withTenant = false,
+  ) {
     const now = this.#clock.now();
-    const row: InstanceRow = { ...before, state, stateReason: reason, stateChangedAt: now, updatedAt: now };
+    const row: InstanceRow = {
+      ...before,
+      state,
+      stateReason: reason,
+      stateChangedAt: now,
+      pausedWithTenant: withTenant,
+      updatedAt: now,
+    };
     await tx.update(instances).set(row).where(eq(instances.id, before.id));
     if (before.kind === 'nexus' && (state === 'paused' || state === 'active')) {
-      await this.#command(tx, row, state === 'paused' ? 'pause' : 'resume', reason);
+      await this.#command(tx, row, state === 'paused' ? 'pause' : 'resume', reason, actor);
     }
     const action = { paused: 'instance.pause', active: 'instance.resume', suspended: 'instance.suspend', deprovisioned: 'instance.deprovision' }[state];
-    const change: Change = { action, targetType: 'instance', targetId: before.id, before, after: row };
+    const change: Omit<Change, 'actor'> = { action, targetType: 'instance', targetId: before.id, before, after: row };
     return { row, change };
   }
 
   /** Pause holds the instance's deliveries and refuses its sends; resume drains what was held, in order. */
-  async setInstanceState(id: string, state: InstanceState, reason: string): Promise<InstanceRow> {
-    return this.#change(async (tx) => {
+  async setInstanceState(id: string, state: InstanceState, reason: string, actor: AuditActor): Promise<InstanceRow> {
+    return this.#change(actor, async (tx) => {
       const before = await this.#instanceFor(tx, id);
       if (before.state === 'deprovisioned') throw conflict(`instance ${id} is deprovisioned`);
       if (before.state === state) return { result: before, changes: [] };
@@ -319,7 +355,7 @@ export class Tenants {
         const [tenant] = await tx.select().from(tenants).where(eq(tenants.id, before.tenantId));
         if (tenant?.status === 'paused') throw conflict(`the tenant ${before.tenantId} is paused: resume the tenant`);
       }
-      const { row, change } = await this.#setState(tx, before, state, reason);
+      const { row, change } = await this.#setState(tx, before, state, reason, actor);
       return { result: row, changes: [change] };
     });
   }
@@ -367,9 +403,10 @@ export class Tenants {
     instance: InstanceRow,
     input: Omit<CreateChannel, 'accessToken'>,
     connection: { state: string; error: string | null },
+    actor: AuditActor,
   ): Promise<ChannelRow> {
     const now = this.#clock.now();
-    return this.#change(async (tx) => {
+    return this.#change(actor, async (tx) => {
       const row: ChannelRow = {
         platform: input.platform,
         channelId: input.channelId,
@@ -411,8 +448,13 @@ export class Tenants {
   }
 
   /** Removes a channel; `inTx` enqueues what the engine must do (unsubscribe, forget the token). */
-  async removeChannel(platform: string, channelId: string, inTx: (tx: Db) => Promise<void>): Promise<void> {
-    await this.#change(async (tx) => {
+  async removeChannel(
+    platform: string,
+    channelId: string,
+    inTx: (tx: DbTransaction) => Promise<void>,
+    actor: AuditActor,
+  ): Promise<void> {
+    await this.#change(actor, async (tx) => {
       const [before] = await tx
         .delete(channels)
         .where(and(eq(channels.platform, platform), eq(channels.channelId, channelId)))

@@ -61,7 +61,7 @@ async function inbound(phoneNumberId: string, from: string, text: string) {
 }
 
 const texts = (sim: NexusSim) =>
-  sim.received().map((d) => (d.event.data as { text?: { body?: string } }).text?.body ?? (d.event.data as { text?: string }).text);
+  sim.received().map((d) => (d.event.data as { text?: string }).text);
 
 const setState = (id: string, state: 'active' | 'paused') =>
   applyTestConfig(engine, (s) => {

@@ -6,7 +6,7 @@ import { DatabaseLeases, ProcessLeases } from './leases.ts';
 import { registerDeliveryRoutes } from './routes.ts';
 import { DRAIN_QUEUE, Deliveries } from './service.ts';
 
-export { Deliveries, DRAIN_QUEUE, type RoutedEvent } from './service.ts';
+export { Deliveries, DRAIN_QUEUE, type DeliveryAlert, type RoutedEvent } from './service.ts';
 export { DEFAULT_RETRY_SCHEDULE, parseSchedule } from './schedule.ts';
 
 declare module 'fastify' {
@@ -25,6 +25,8 @@ export interface DeliveryModuleOptions {
   /** A drain's claim on its conversation, and the job heartbeat that notices a dead worker. */
   leaseMs: number;
   userAgent: string;
+  /** Control's internal events endpoint, where the hub instance's events go. */
+  hubEventsUrl: string;
 }
 
 export default fp(
@@ -59,14 +61,16 @@ export default fp(
         drainBatch: 100,
         userAgent: options.userAgent,
       },
+      holdReason: app.holdReason,
+      hub: { url: options.hubEventsUrl, token: app.peerToken },
       observe: (outcome, receivedAt) => {
         attempts.inc({ outcome: outcome.outcome });
         if (outcome.outcome === 'delivered') latency.observe((Date.now() - receivedAt.getTime()) / 1000);
       },
     });
     app.decorate('deliveries', deliveries);
-    app.routingTable.onInstanceUpdated(async (instanceId) => {
-      await deliveries.kick(instanceId);
+    app.configSync.onReleased(async (instanceIds) => {
+      for (const instanceId of instanceIds) await deliveries.kick(instanceId);
     });
     // A worker that dies mid-drain stops heart-beating; pg-boss retries its job once the heartbeat
     // is overdue (10 s at least), after the dead drain's claim on the conversation has expired.
@@ -86,5 +90,5 @@ export default fp(
     }
     registerDeliveryRoutes(app);
   },
-  { name: 'delivery', dependencies: ['credentials', 'routing'] },
+  { name: 'delivery', dependencies: ['credentials', 'routing', 'config-sync'] },
 );

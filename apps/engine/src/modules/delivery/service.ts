@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, lte, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import type { Clock, Db, JobQueue, Logger } from '@mic/platform';
-import type { DeliveredEvent } from '@mic/contracts';
+import type { ChannelPlatform, DeliveredEvent } from '@mic/contracts';
 import type { InstanceCredentials } from '../credentials/index.ts';
 import type { Routing } from '../routing/index.ts';
 import type { EndpointBreakers } from './breaker.ts';
@@ -28,6 +28,15 @@ export interface RoutedEvent {
   traceParent: string;
 }
 
+/** Why an instance's deliveries are held now (paused, module or engine off), or null. */
+export type HoldReason = (instanceId: string, platform?: ChannelPlatform) => Promise<string | null>;
+
+/** Where the hub's own events go: control's internal events endpoint, with the service token. */
+export interface HubTarget {
+  url: string;
+  token: () => string;
+}
+
 export interface DeliveryOptions {
   schedule: readonly number[];
   timeoutMs: number;
@@ -37,6 +46,10 @@ export interface DeliveryOptions {
 }
 
 export type Delivery = typeof deliveries.$inferSelect;
+
+/** breaker.opened, breaker.closed, endpoint.disabled */
+export type DeliveryAlert = { kind: string; instanceId: string; detail: object; at: Date };
+export type AlertListener = (alert: DeliveryAlert, tx: Db) => Promise<void>;
 
 export interface DeliveryQuery {
   state?: string | undefined;
@@ -67,8 +80,13 @@ export class Deliveries {
   readonly #options: DeliveryOptions;
   readonly #logger: Logger;
   readonly #observe: (outcome: AttemptOutcome, receivedAt: Date) => void;
+  readonly #alertListeners: AlertListener[] = [];
+  readonly #holdReason: HoldReason;
+  readonly #hub: HubTarget;
 
   constructor(deps: {
+    holdReason: HoldReason;
+    hub: HubTarget;
     db: Db;
     queue: JobQueue;
     clock: Clock;
@@ -90,6 +108,8 @@ export class Deliveries {
     this.#options = deps.options;
     this.#logger = deps.logger;
     this.#observe = deps.observe;
+    this.#holdReason = deps.holdReason;
+    this.#hub = deps.hub;
   }
 
   /**
@@ -192,7 +212,9 @@ export class Deliveries {
     for (let sent = 0; sent < this.#options.drainBatch; sent++) {
       if (sent > 0 && !(await this.#leases.renew(drain, holder))) return 'waiting';
       const route = await this.#routing.instance(drain.instanceId);
-      if (!route || route.disabledAt) return 'waiting'; // held: setting the route again drains it
+      // Held (no route, endpoint disabled by a 410, paused, module or engine off): the snapshot that
+      // releases it kicks the instance's conversations again.
+      if (!route || route.disabledAt) return 'waiting';
       const [head] = await this.#db
         .select()
         .from(deliveries)
@@ -206,6 +228,7 @@ export class Deliveries {
         .orderBy(asc(deliveries.seq))
         .limit(1);
       if (!head) return 'empty';
+      if (await this.#holdReason(drain.instanceId, (head.payload as DeliveredEvent).channel.kind)) return 'waiting';
       const now = this.#clock.now();
       if (head.nextAttemptAt > now) {
         await this.#schedule(drain, head.nextAttemptAt);
@@ -216,7 +239,7 @@ export class Deliveries {
         await this.#schedule(drain, permit.retryAt); // waits; no attempt spent
         return 'waiting';
       }
-      const outcome = await this.#attempt(head, route.webhookUrl, now);
+      const outcome = await this.#attempt(head, route.kind === 'hub' ? null : route.webhookUrl, now);
       if (outcome.outcome !== 'delivered') {
         await this.#afterFailure(drain, head, outcome, now);
         return 'waiting';
@@ -227,13 +250,17 @@ export class Deliveries {
     return 'waiting';
   }
 
-  async #attempt(head: Delivery, url: string, now: Date): Promise<AttemptOutcome> {
+  /** One attempt; `url` null is the hub, which gets the service token instead of a signature. */
+  async #attempt(head: Delivery, url: string | null, now: Date): Promise<AttemptOutcome> {
     const body = JSON.stringify(head.payload);
     let outcome: AttemptOutcome;
     try {
-      const signature = await this.#credentials.signDelivery(head.instanceId, head.id, now, body);
+      const auth =
+        url === null
+          ? { authorization: `Bearer ${this.#hub.token()}` }
+          : { 'webhook-signature': await this.#credentials.signDelivery(head.instanceId, head.id, now, body) };
       outcome = await attemptDelivery({
-        url,
+        url: url ?? this.#hub.url,
         body,
         timeoutMs: this.#options.timeoutMs,
         now,
@@ -242,7 +269,7 @@ export class Deliveries {
           'user-agent': this.#options.userAgent,
           'webhook-id': head.id,
           'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
-          'webhook-signature': signature,
+          ...auth,
           traceparent: head.traceParent,
         },
       });
@@ -321,7 +348,7 @@ export class Deliveries {
     await this.#queue.send(DRAIN_QUEUE, drain, { group: groupOf(drain), startAfter: at });
   }
 
-  /** Drains every conversation of an instance that has pending deliveries (after re-enabling it). */
+  /** Drains every conversation of an instance that has pending deliveries (after releasing it). */
   async kick(instanceId: string): Promise<number> {
     const rows = await this.#db
       .selectDistinct({ conversation: deliveries.conversation })
@@ -374,10 +401,17 @@ export class Deliveries {
     return { delivery, attempts };
   }
 
+  /** Called in the transaction that records each alert (the reports module forwards them to control). */
+  onAlert(listener: AlertListener): void {
+    this.#alertListeners.push(listener);
+  }
+
   async alert(kind: string, instanceId: string, detail: object): Promise<void> {
-    await this.#db
-      .insert(engineAlerts)
-      .values({ id: uuidv7(), kind, instanceId, detail, createdAt: this.#clock.now() });
+    const at = this.#clock.now();
+    await this.#db.transaction(async (tx) => {
+      await tx.insert(engineAlerts).values({ id: uuidv7(), kind, instanceId, detail, createdAt: at });
+      for (const listener of this.#alertListeners) await listener({ kind, instanceId, detail, at }, tx);
+    });
     this.#logger.warn({ alert: kind, instanceId, ...detail }, `alert: ${kind}`);
   }
 

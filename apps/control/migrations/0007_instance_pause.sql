@@ -1,0 +1,1 @@
+ALTER TABLE "instances" ADD COLUMN "paused_with_tenant" boolean DEFAULT false NOT NULL;

@@ -1,0 +1,41 @@
+import fp from 'fastify-plugin';
+import cookie from '@fastify/cookie';
+import type { HttpServer } from '@mic/platform';
+import { Operators, type AuditRecorder, type AuthSettings } from './service.ts';
+import { registerAccessControl, type RouteAccess } from './access.ts';
+import { registerAuthRoutes } from './routes.ts';
+
+export { Operators, SESSION_COOKIE, type AuthSettings, type SignedInOperator } from './service.ts';
+export { accessOf, type Access, type RouteAccess } from './access.ts';
+export { PERMISSIONS, ROLES, ROLE_PERMISSIONS, roleHas, type Permission, type Role } from './permissions.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Operator accounts, sign-in and sessions. */
+    operators: Operators;
+    /** Every `/v1/` route with the access it declared. */
+    routeAccess: readonly RouteAccess[];
+  }
+}
+
+export type AuthOptions = AuthSettings & { cookieSecure: boolean };
+
+/**
+ * Operators and access control. Registered before every other module: its onRoute hook checks that
+ * each `/v1/` route declares its permission, and only sees routes registered after it.
+ */
+export default fp(
+  async (app: HttpServer, options: AuthOptions) => {
+    await app.register(cookie);
+    // The audit module registers after this one (its routes need the access hook), so it is looked
+    // up when a row is written.
+    const audit: AuditRecorder = { record: (entry, tx) => app.audit.record(entry, tx) };
+    app.decorate('operators', new Operators(app.db.orm, app.clock, audit, options));
+    app.decorate('routeAccess', registerAccessControl(app));
+    registerAuthRoutes(app, options);
+    app.addHook('onReady', async () => {
+      if (!app.hasDecorator('audit')) throw new Error('the auth module needs the audit module, registered after it');
+    });
+  },
+  { name: 'auth' },
+);

@@ -1,0 +1,190 @@
+import { Type } from 'typebox';
+import type { FastifyRequest } from 'fastify';
+import {
+  ChangePassword,
+  CreatedOperator,
+  CreateOperator,
+  Login,
+  Operator,
+  OperatorParams,
+  OperatorSession,
+  UpdateOperator,
+} from '@mic/contracts';
+import { Problem, problems, type HttpServer } from '@mic/platform';
+import { actorOf } from '../audit/index.ts';
+import { describeOperator, SESSION_COOKIE, type Acting, type OperatorRow, type SignedInOperator } from './service.ts';
+
+export interface CookieSettings {
+  /** Mark the cookie Secure even when the request came over plain HTTP (TLS ends at a proxy). */
+  cookieSecure: boolean;
+  sessionMaxMs: number;
+}
+
+const noStore = { 'cache-control': 'no-store' };
+
+function sessionOf(row: OperatorRow, operator: SignedInOperator) {
+  return {
+    operator: describeOperator(row),
+    permissions: [...operator.permissions].sort(),
+    csrfToken: operator.session.csrfToken,
+    expiresAt: operator.session.expiresAt.toISOString(),
+  };
+}
+
+/** The operator behind a request that passed the access hook (every non-public `/v1/` route). */
+function signedIn(req: FastifyRequest): SignedInOperator {
+  if (!req.operator) throw new Error(`${req.method} ${req.url} reached its handler without an operator`);
+  return req.operator;
+}
+
+const acting = (req: FastifyRequest): Acting => ({ actor: actorOf(req), role: signedIn(req).role });
+
+function clientOf(req: FastifyRequest) {
+  return { ip: req.ip, userAgent: req.headers['user-agent'], requestId: req.id };
+}
+
+export function registerAuthRoutes(app: HttpServer, settings: CookieSettings): void {
+  const tags = ['operators'];
+  const cookieOptions = (req: FastifyRequest) =>
+    ({
+      httpOnly: true,
+      sameSite: 'strict',
+      path: '/',
+      secure: settings.cookieSecure || req.protocol === 'https',
+      maxAge: Math.floor(settings.sessionMaxMs / 1000),
+    }) as const;
+
+  app.post(
+    '/v1/auth/login',
+    {
+      config: { public: true },
+      schema: {
+        tags,
+        summary: 'Sign in: sets the session cookie and returns the CSRF token',
+        body: Login,
+        response: { 200: OperatorSession },
+      },
+    },
+    async (req, reply) => {
+      try {
+        const { token, row, operator } = await app.operators.login(req.body.email, req.body.password, clientOf(req));
+        void reply.headers(noStore).setCookie(SESSION_COOKIE, token, cookieOptions(req));
+        return sessionOf(row, operator);
+      } catch (error) {
+        if (error instanceof Problem && error.status === 429) {
+          void reply.header('retry-after', String(error.extensions.retryAfterSeconds));
+        }
+        throw error;
+      }
+    },
+  );
+  app.post(
+    '/v1/auth/logout',
+    { config: { authenticated: true }, schema: { tags, summary: 'Sign out: ends this session' } },
+    async (req, reply) => {
+      await app.operators.logout(signedIn(req), actorOf(req));
+      void reply.clearCookie(SESSION_COOKIE, { path: '/' }).status(204);
+    },
+  );
+  app.get(
+    '/v1/auth/session',
+    {
+      config: { authenticated: true },
+      schema: {
+        tags,
+        summary: 'The signed-in operator, their permissions and the CSRF token',
+        response: { 200: OperatorSession },
+      },
+    },
+    async (req, reply) => {
+      const operator = signedIn(req);
+      const row = await app.operators.get(operator.id);
+      if (!row) throw problems.notFound(`no operator ${operator.id}`);
+      void reply.headers(noStore);
+      return sessionOf(row, operator);
+    },
+  );
+  app.post(
+    '/v1/auth/password',
+    {
+      config: { authenticated: true },
+      schema: {
+        tags,
+        summary: 'Change your own password (ends your other sessions)',
+        body: ChangePassword,
+      },
+    },
+    async (req, reply) => {
+      await app.operators.changePassword(signedIn(req), req.body.currentPassword, req.body.newPassword, {
+        ...clientOf(req),
+        actor: actorOf(req),
+      });
+      void reply.status(204);
+    },
+  );
+
+  app.get(
+    '/v1/operators',
+    {
+      config: { permission: 'operators.read' },
+      schema: { tags, summary: 'Operator accounts', response: { 200: Type.Array(Operator) } },
+    },
+    async () => (await app.operators.list()).map(describeOperator),
+  );
+  app.post(
+    '/v1/operators',
+    {
+      config: { permission: 'operators.manage' },
+      schema: {
+        tags,
+        summary: 'Create an operator (a generated password is shown once when none is given)',
+        body: CreateOperator,
+        response: { 201: CreatedOperator },
+      },
+    },
+    async (req, reply) => {
+      const created = await app.operators.create(req.body, acting(req));
+      void reply.status(201).headers(noStore);
+      return { ...created, operator: describeOperator(created.operator) };
+    },
+  );
+  app.patch(
+    '/v1/operators/:id',
+    {
+      config: { permission: 'operators.manage' },
+      schema: {
+        tags,
+        summary: "Change an operator's name or role, or disable them (signs them out)",
+        params: OperatorParams,
+        body: UpdateOperator,
+        response: { 200: Operator },
+      },
+    },
+    async (req) => describeOperator(await app.operators.update(req.params.id, req.body, acting(req))),
+  );
+
+  app.post(
+    '/internal/v1/operators',
+    {
+      schema: {
+        tags,
+        summary: 'Create an operator with a service token (`mic admin create` while control runs)',
+        body: CreateOperator,
+        response: { 201: CreatedOperator },
+      },
+    },
+    async (req, reply) => {
+      const caller = req.serviceCaller;
+      const actor = {
+        type: 'cli' as const,
+        id: caller?.id ?? null,
+        label: `mic admin create (service token of ${caller?.caller ?? 'unknown'})`,
+        requestId: req.id,
+        ip: req.ip,
+      };
+      const created = await app.operators.create(req.body, { actor });
+      void reply.status(201).headers(noStore);
+      return { ...created, operator: describeOperator(created.operator) };
+    },
+  );
+}

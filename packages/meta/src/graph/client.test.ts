@@ -1,0 +1,69 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { GraphClient } from './client.ts';
+import { GraphError } from './errors.ts';
+
+function recordingFetch(status: number, body: string) {
+  const requests: { url: string; method: string; headers: Record<string, string> }[] = [];
+  const fetch: typeof globalThis.fetch = async (input, init) => {
+    requests.push({
+      url: input instanceof Request ? input.url : input.toString(),
+      method: init?.method ?? 'GET',
+      headers: init?.headers as Record<string, string>,
+    });
+    return new Response(body, { status, headers: { 'content-type': 'application/json' } });
+  };
+  return { fetch, requests };
+}
+
+describe('GraphClient', () => {
+  it('sends the token as a Bearer header only, never in the URL', async () => {
+    const { fetch, requests } = recordingFetch(200, '{"success":true}');
+    const graph = new GraphClient({ baseUrl: 'https://graph.example/', version: 'v22.0', fetch });
+    await graph.subscribeApp('123', 'EAAsecret-token', ['messages', 'message_echoes']);
+    await graph.unsubscribeApp('123', 'EAAsecret-token');
+    expect(requests.map((r) => [r.method, r.url])).toEqual([
+      ['POST', 'https://graph.example/v22.0/123/subscribed_apps?subscribed_fields=messages%2Cmessage_echoes'],
+      ['DELETE', 'https://graph.example/v22.0/123/subscribed_apps'],
+    ]);
+    expect(requests[0]!.headers.authorization).toBe('Bearer EAAsecret-token');
+    expect(requests.some((r) => r.url.includes('EAAsecret'))).toBe(false);
+  });
+
+  it('refuses object ids that could change the path, before any call', async () => {
+    const { fetch, requests } = recordingFetch(200, '{"success":true}');
+    const graph = new GraphClient({ fetch });
+    await expect(graph.subscribeApp('../me', 't')).rejects.toThrow(TypeError);
+    await expect(graph.subscribeApp('1?x=', 't')).rejects.toThrow(TypeError);
+    expect(requests).toEqual([]);
+  });
+
+  it('turns a 200 with an error body, or without success, into a GraphError', async () => {
+    const withError = new GraphClient({
+      fetch: recordingFetch(200, '{"error":{"message":"(#2) Service","code":2,"type":"OAuthException"}}').fetch,
+    });
+    await expect(withError.subscribeApp('1', 't')).rejects.toMatchObject({ code: 2, classification: 'transient' });
+    const noSuccess = new GraphClient({ fetch: recordingFetch(200, '{"success":false}').fetch });
+    await expect(noSuccess.unsubscribeApp('1', 't')).rejects.toBeInstanceOf(GraphError);
+  });
+
+  it('gives up after timeoutMs with a transient error', async () => {
+    const server = createServer(() => {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const graph = new GraphClient({
+        baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        timeoutMs: 100,
+      });
+      await expect(graph.subscribedApps('1', 't')).rejects.toMatchObject({
+        status: 0,
+        classification: 'transient',
+        message: 'Graph API unreachable: no answer within 100 ms',
+      });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
