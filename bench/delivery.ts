@@ -131,13 +131,12 @@ async function engineRows(kind: 'pglite' | 'postgres'): Promise<Row[]> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const r = await receiver();
-  const control = await controlStandIn(
-    withTestInstance(emptySnapshot(), {
-      id: 'ins-bench',
-      webhookUrl: r.url,
-      channels: [{ platform: 'whatsapp', channelId: '1000000001' }],
-    }),
-  );
+  const snapshot = withTestInstance(emptySnapshot(), {
+    id: 'ins-bench',
+    webhookUrl: r.url,
+    channels: [{ platform: 'whatsapp', channelId: '1000000001' }],
+  });
+  const control = await controlStandIn({ ...snapshot, version: 1 });
   const child = start([join(import.meta.dirname, '..', 'apps', 'mic', 'src', 'main.ts'), 'engine'], {
     MIC_DATA_DIR: dataDir,
     ENGINE_PORT: String(port),

@@ -49,9 +49,13 @@ async function newEnv(extra: Record<string, string> = {}): Promise<MicEnv> {
   return env;
 }
 
+const micEnvs = new WeakMap<MicProcess, MicEnv>();
+const envOf = (mic: MicProcess) => micEnvs.get(mic)!;
+
 function run(args: string[], env: MicEnv): MicProcess {
   const mic = runMic(args, env);
   running.push(mic);
+  micEnvs.set(mic, env);
   return mic;
 }
 
@@ -63,7 +67,7 @@ async function startMic(extra: Record<string, string> = {}): Promise<MicProcess>
 }
 
 async function connect(mic: MicProcess, instance: Parameters<typeof connectSimInstance>[2]): Promise<SimInstance> {
-  const connected = await connectSimInstance(mic.engineUrl, mic.dataDir, instance);
+  const connected = await connectSimInstance(mic, envOf(mic), instance);
   sims.push(connected.sim);
   return connected;
 }
@@ -228,12 +232,11 @@ describe(`deliveries on ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite'}`, () => {
     'loses no acknowledged webhook when the engine is killed -9 in the middle of a burst',
     { timeout: 240_000 },
     async () => {
-      const BURST = 3_000;
+      const BURST = 5_000;
       const started = Date.now();
       const mic = await startMic();
       const instance = await connect(mic, {
-        instanceId: 'ins-burst',
-        tenantId: 'ten-burst',
+        name: 'ins-burst',
         phoneNumberId: '100000000001',
       });
       const messages = textMessages(instance.phoneNumberId, 50);
@@ -245,7 +248,7 @@ describe(`deliveries on ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite'}`, () => {
         appSecret: APP_SECRET,
         generator: messages.generator,
         count: BURST,
-        rate: 100,
+        rate: 200,
         concurrency: 16,
         // Meta delivers some bodies twice: the copies must not become events of their own.
         duplicateEvery: 10,
@@ -318,6 +321,9 @@ describe(`deliveries on ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite'}`, () => {
       const BURST = 1_000;
       const started = Date.now();
       const env = await newEnv({ ENGINE_ROLES: 'ingress,worker' });
+      // Control, whose snapshot routes the channel; the engines are what this test is about.
+      const control = run(['control'], env);
+      await eventually(async () => ((await fetch(`${control.controlUrl}/readyz`)).ok ? true : undefined), 60_000, 250);
       const first = run(['engine'], env);
       await waitForHealth(`${first.engineUrl}/health`, 'pass');
       // Same database, schema and keys folder (service tokens, keyring); its own port, workers only.
@@ -329,8 +335,7 @@ describe(`deliveries on ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite'}`, () => {
       expect((await systemStatus(second, 'engine')).roles).toEqual(['worker']);
 
       const instance = await connect(first, {
-        instanceId: 'ins-replicas',
-        tenantId: 'ten-replicas',
+        name: 'ins-replicas',
         phoneNumberId: '100000000002',
       });
       const messages = textMessages(instance.phoneNumberId, 50);
@@ -386,14 +391,12 @@ describe(`deliveries on ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite'}`, () => {
     async () => {
       const mic = await startMic();
       const failing = await connect(mic, {
-        instanceId: 'ins-failing',
-        tenantId: 'ten-failing',
+        name: 'ins-failing',
         phoneNumberId: '100000000003',
         mode: { mode: 'fail-500' },
       });
       const healthy = await connect(mic, {
-        instanceId: 'ins-healthy',
-        tenantId: 'ten-healthy',
+        name: 'ins-healthy',
         phoneNumberId: '100000000004',
       });
       const send = async (instance: SimInstance, count: number, customers: number, rate: number) => {

@@ -6,6 +6,7 @@ import { TEST_DATABASE_URL, dropSchemas, eventually, freePort, uniqueName } from
 import { openDatabase } from '@mic/platform';
 import { sql } from 'drizzle-orm';
 import type { SystemStatus } from '@mic/contracts';
+import { startGraphSandbox, type GraphSandbox } from '@mic/meta-sandbox';
 import { startNexusSim, type NexusSim, type SimModeRequest } from '@mic/nexus-sim';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -25,6 +26,8 @@ export interface MicProcess {
 export interface MicEnv {
   env: Record<string, string>;
   dataDir: string;
+  /** Meta's Graph API as the engine reaches it (channel subscriptions). */
+  graph: GraphSandbox;
   cleanup(): Promise<void>;
 }
 
@@ -35,6 +38,7 @@ export interface MicEnv {
 export async function micEnv(extra: Record<string, string> = {}): Promise<MicEnv> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mic-e2e-'));
   const [controlPort, enginePort] = [await freePort(), await freePort()];
+  const graph = await startGraphSandbox();
   const schemas = { control: uniqueName('e2e_control'), engine: uniqueName('e2e_engine') };
   const env: Record<string, string> = {
     CONTROL_PORT: String(controlPort),
@@ -42,6 +46,10 @@ export async function micEnv(extra: Record<string, string> = {}): Promise<MicEnv
     MIC_DATA_DIR: dataDir,
     LOG_LEVEL: 'warn',
     SHUTDOWN_TIMEOUT: '5s',
+    META_GRAPH_URL: graph.url,
+    // Instances are nexus-sims on this machine's loopback.
+    INSTANCE_URL_ALLOW_PRIVATE: 'true',
+    CONFIG_SYNC_INTERVAL: '1s',
     ...(TEST_DATABASE_URL
       ? {
           CONTROL_DATABASE_URL: TEST_DATABASE_URL,
@@ -55,7 +63,9 @@ export async function micEnv(extra: Record<string, string> = {}): Promise<MicEnv
   return {
     env,
     dataDir,
+    graph,
     async cleanup() {
+      await graph.stop();
       rmSync(dataDir, { recursive: true, force: true });
       if (TEST_DATABASE_URL) {
         await dropSchemas(TEST_DATABASE_URL, [
@@ -235,45 +245,100 @@ export interface SimInstance {
   sim: NexusSim;
 }
 
+/** Calls control's operator API with a signed-in operator's session. */
+export async function controlCall<T = unknown>(
+  mic: MicProcess,
+  operator: OperatorSession,
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: object,
+): Promise<EngineAnswer<T>> {
+  const res = await fetch(`${mic.controlUrl}${path}`, {
+    method,
+    headers: { ...operator.headers, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+const sessions = new WeakMap<MicEnv, Promise<OperatorSession>>();
+
+/** One owner per run, created with `mic admin create` the first time a test needs one. */
+export function ownerOf(mic: MicProcess, env: MicEnv): Promise<OperatorSession> {
+  let session = sessions.get(env);
+  if (!session) {
+    session = operatorLogin(mic, env);
+    sessions.set(env, session);
+  }
+  return session;
+}
+
 /**
- * Onboards a Nexus instance on a running engine, as control does: the engine issues its
- * credentials (the signing secret is shown once, and handed to a nexus-sim started with it), the
- * instance's delivery URL is set to the sim, and a WhatsApp number is routed to the instance.
+ * Onboards a Nexus instance as the operator does, through control's API: a tenant and its instance
+ * (the engine's credentials come back once; the signing secret goes to a nexus-sim started with
+ * it), then a WhatsApp number whose business account the Graph sandbox knows. Resolves once the
+ * engine runs a config snapshot that routes the number.
  */
 export async function connectSimInstance(
-  engineUrl: string,
-  dataDir: string,
-  instance: { instanceId: string; tenantId: string; phoneNumberId: string; mode?: SimModeRequest },
+  mic: MicProcess,
+  env: MicEnv,
+  instance: { name: string; phoneNumberId: string; mode?: SimModeRequest },
 ): Promise<SimInstance> {
-  const { instanceId, tenantId, phoneNumberId } = instance;
-  const issued = await engineCall<{ signingSecret: string }>(
-    engineUrl,
-    dataDir,
+  const operator = await ownerOf(mic, env);
+  const call = <T>(method: 'POST' | 'PATCH', path: string, body: object) =>
+    controlCall<T>(mic, operator, method, path, body);
+  const fail = (what: string, answer: EngineAnswer<unknown>) =>
+    new Error(`${what}: ${answer.status} ${JSON.stringify(answer.body)}`);
+  const tenant = await call<{ id: string }>('POST', '/v1/tenants', { name: instance.name });
+  if (tenant.status !== 201) throw fail('tenant', tenant);
+  const created = await call<{ instance: { id: string }; credentials: { signingSecret: string } | null }>(
     'POST',
-    `/internal/v1/instances/${instanceId}/credentials`,
+    `/v1/tenants/${tenant.body.id}/instances`,
+    { name: instance.name, webhookUrl: 'http://127.0.0.1:9/not-yet' },
   );
-  if (issued.status !== 201)
-    throw new Error(`credentials for ${instanceId}: ${issued.status} ${JSON.stringify(issued.body)}`);
+  if (created.status !== 201 || !created.body.credentials) throw fail('instance', created);
+  const instanceId = created.body.instance.id;
   const sim = await startNexusSim({
-    secrets: [issued.body.signingSecret],
+    secrets: [created.body.credentials.signingSecret],
     ...(instance.mode ? { mode: instance.mode } : {}),
   });
   try {
-    const route = await engineCall(engineUrl, dataDir, 'PUT', `/internal/v1/instances/${instanceId}`, {
-      tenantId,
-      webhookUrl: `${sim.url}/hooks/mic`,
+    const updated = await call('PATCH', `/v1/instances/${instanceId}`, { webhookUrl: `${sim.url}/hooks/mic` });
+    if (updated.status !== 200) throw fail('webhook URL', updated);
+    const wabaId = `waba${instance.phoneNumberId}`;
+    const token = `EAAG-e2e-${instance.phoneNumberId}`;
+    env.graph.addObject({ id: wabaId, kind: 'whatsapp-business-account', token });
+    const channel = await call<{ connection: { state: string } }>('POST', `/v1/instances/${instanceId}/channels`, {
+      platform: 'whatsapp',
+      channelId: instance.phoneNumberId,
+      wabaId,
+      accessToken: token,
     });
-    if (route.status !== 200) throw new Error(`route of ${instanceId}: ${route.status} ${JSON.stringify(route.body)}`);
-    const channel = await engineCall(engineUrl, dataDir, 'PUT', `/internal/v1/channels/whatsapp/${phoneNumberId}`, {
-      instanceId,
-    });
-    if (channel.status !== 200)
-      throw new Error(`channel ${phoneNumberId}: ${channel.status} ${JSON.stringify(channel.body)}`);
+    if (channel.status !== 201 || channel.body.connection.state !== 'subscribed') throw fail('channel', channel);
+    await engineRuns(mic, await controlConfigVersion(mic));
   } catch (error) {
     await sim.stop();
     throw error;
   }
-  return { instanceId, tenantId, phoneNumberId, sim };
+  return { instanceId, tenantId: tenant.body.id, phoneNumberId: instance.phoneNumberId, sim };
+}
+
+/** The version of the configuration control publishes now. */
+export async function controlConfigVersion(mic: MicProcess): Promise<number> {
+  const res = await fetch(`${mic.controlUrl}/internal/v1/config/snapshot`, {
+    headers: internalAuth(mic.dataDir, 'control'),
+  });
+  return ((await res.json()) as { version: number }).version;
+}
+
+/** Waits until the engine runs a config snapshot at least as new as `version`. */
+export async function engineRuns(mic: MicProcess, version: number, timeoutMs = 15_000): Promise<void> {
+  await eventually(async () => {
+    const sync = await engineCall<{ version: number | null }>(mic.engineUrl, mic.dataDir, 'GET', '/internal/v1/config');
+    return (sync.body.version ?? -1) >= version ? true : undefined;
+  }, timeoutMs);
 }
 
 /**

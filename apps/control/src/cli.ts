@@ -12,3 +12,4 @@ export const controlCli: PlaneCli<ControlConfig> = {
 
 export { openControlAdmin, type ControlAdmin } from './modules/auth/admin.ts';
 export { ROLES, type Role } from './modules/auth/permissions.ts';
+export { controlConfigSpec } from './config.ts';

@@ -9,3 +9,4 @@ export const engineCli: PlaneCli<EngineConfig> = {
   start: (config, logger) => startEngine(config, logger),
   databaseOptions: engineDatabaseOptions,
 };
+export { engineConfigSpec } from './config.ts';

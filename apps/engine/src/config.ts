@@ -24,129 +24,135 @@ function roles(env: string, description: string): Field<EngineRole[]> {
   };
 }
 
-export const engineConfigSpec = {
-  ...commonFields,
-  host: fields.string('ENGINE_HOST', 'address the engine listens on', '127.0.0.1'),
-  port: fields.port('ENGINE_PORT', 'port of the engine (webhooks, send API)', 3100),
-  databaseUrl: fields.databaseUrl(
-    'ENGINE_DATABASE_URL',
-    'PostgreSQL URL of the engine database; unset: embedded PGlite',
-  ),
-  databaseSchema: fields.string('ENGINE_DATABASE_SCHEMA', 'schema of the engine tables', 'engine'),
-  controlUrl: fields.httpUrl('CONTROL_URL', 'where the engine reaches control', 'http://127.0.0.1:3000'),
-  peerToken: fields.optionalString(
-    'CONTROL_TOKEN',
-    'service token the engine presents to control; unset: the embedded token file',
-  ),
-  roles: roles('ENGINE_ROLES', 'what this engine process does: ingress (webhooks in), worker (deliveries and sends)'),
-  controlTimeout: fields.duration('CONTROL_TIMEOUT', 'deadline of engine calls to control', 5_000),
-  configSyncInterval: fields.duration(
-    'CONFIG_SYNC_INTERVAL',
-    "how often the engine pulls control's config snapshot (control also hints at once)",
-    5_000,
-  ),
-  configStaleAfter: fields.duration(
-    'CONFIG_SYNC_STALE_AFTER',
-    'health warns when control has not confirmed the snapshot for this long',
-    30_000,
-  ),
-  keyring: fields.optionalString('ENGINE_KEYRING', "the engine's keyring as JSON (instead of a file)"),
-  keyringFile: fields.optionalString(
-    'ENGINE_KEYRING_FILE',
-    'keyring file; default $MIC_DATA_DIR/keys/engine-keyring.json',
-  ),
-  metaAppSecret: fields.optionalString('META_APP_SECRET', "the default Meta app's secret (seeds the secret store)"),
-  metaVerifyToken: fields.optionalString('META_VERIFY_TOKEN', "the default Meta app's webhook verify token"),
-  credentialGrace: fields.duration(
-    'CREDENTIAL_GRACE',
-    'how long a rotated instance credential stays valid',
-    86_400_000,
-  ),
-  metaSecretCache: fields.duration('META_SECRET_CACHE', 'how long ingress keeps Meta app secrets in memory', 10_000),
-  retrySchedule: {
-    env: 'DELIVERY_RETRY_SCHEDULE',
-    description: 'delay before each delivery attempt, comma-separated',
-    fallback: parseSchedule(DEFAULT_RETRY_SCHEDULE),
-    isOptional: false,
-    parse: parseSchedule,
-  } satisfies Field<number[]>,
-  deliveryTimeout: fields.duration('DELIVERY_TIMEOUT', 'how long a delivery attempt waits for the instance', 15_000),
-  deliveryConcurrency: fields.integer(
-    'DELIVERY_CONCURRENCY',
-    'conversations one worker process delivers at once',
-    20,
-    1,
-    1000,
-  ),
-  deliveryLease: fields.duration(
-    'DELIVERY_LEASE',
-    "how long a drain's claim on a conversation lasts without renewal (a crashed worker's work resumes after it)",
-    30_000,
-  ),
-  breakerThreshold: fields.integer('BREAKER_THRESHOLD', 'consecutive failures that open an endpoint breaker', 5, 1),
-  breakerHalfOpenAfter: fields.duration(
-    'BREAKER_HALF_OPEN_AFTER',
-    'how long an open breaker waits before a probe',
-    30_000,
-  ),
-  bodyLimit: fields.integer(
-    'ENGINE_BODY_LIMIT',
-    'largest request body, in bytes (Meta webhooks)',
-    3 * 1024 * 1024,
-    1024,
-  ),
-  ...notifyFields,
-  reportsFlushInterval: fields.duration(
-    'REPORTS_FLUSH_INTERVAL',
-    'how often the outbox of reports to control is sent (a new report also wakes it)',
-    2_000,
-  ),
-  reportsMaxBackoff: fields.duration(
-    'REPORTS_MAX_BACKOFF',
-    'longest wait between tries to send reports while control does not answer',
-    30_000,
-  ),
-  controlPingInterval: fields.duration(
-    'CONTROL_PING_INTERVAL',
-    'how often an idle engine checks that control takes reports',
-    10_000,
-  ),
-  reportsStatsInterval: fields.duration(
-    'REPORTS_STATS_INTERVAL',
-    'interval of the delivery statistics and usage counts reported to control',
-    60_000,
-  ),
-  reportsRetention: fields.duration('REPORTS_RETENTION', 'how long sent reports stay in the outbox', 86_400_000),
-  reportsBatchSize: fields.integer('REPORTS_BATCH_SIZE', 'reports sent to control in one request', 200, 1, 500),
-  controlUnreachableAlertAfter: fields.duration(
-    'CONTROL_UNREACHABLE_ALERT_AFTER',
-    'how long control may be unreachable before the engine alerts the operators itself',
-    300_000,
-  ),
-  metaGraphUrl: fields.httpUrl(
-    'META_GRAPH_URL',
-    "Meta's Graph API (the meta-sandbox's URL in tests)",
-    DEFAULT_GRAPH_URL,
-  ),
-  metaGraphVersion: {
-    ...fields.string('META_GRAPH_VERSION', 'Graph API version the engine calls', DEFAULT_GRAPH_VERSION),
-    parse(raw: string) {
-      if (!/^v\d+\.\d+$/.test(raw)) throw new Error('expected a version such as v21.0');
-      return raw;
-    },
-  } satisfies Field<string>,
-  metaGraphTimeout: fields.duration('META_GRAPH_TIMEOUT', 'how long a Graph API call waits for Meta', 10_000),
-  channelSubscribeRetrySchedule: {
-    env: 'CHANNEL_SUBSCRIBE_RETRY_SCHEDULE',
-    description: "delay before each background retry of a channel's webhook subscription, comma-separated",
-    fallback: parseSchedule('10s,1m,5m,30m,2h,6h'),
-    isOptional: false,
-    parse: parseSchedule,
-  } satisfies Field<number[]>,
-};
+export function engineConfigSpec(env: Readonly<Record<string, string | undefined>>) {
+  return {
+    ...commonFields,
+    host: fields.string('ENGINE_HOST', 'address the engine listens on', '127.0.0.1'),
+    port: fields.port('ENGINE_PORT', 'port of the engine (webhooks, send API)', 3100),
+    databaseUrl: fields.databaseUrl(
+      'ENGINE_DATABASE_URL',
+      'PostgreSQL URL of the engine database; unset: embedded PGlite',
+    ),
+    databaseSchema: fields.string('ENGINE_DATABASE_SCHEMA', 'schema of the engine tables', 'engine'),
+    controlUrl: fields.httpUrl(
+      'CONTROL_URL',
+      'where the engine reaches control',
+      `http://127.0.0.1:${env.CONTROL_PORT?.trim() || '3000'}`,
+    ),
+    peerToken: fields.optionalString(
+      'CONTROL_TOKEN',
+      'service token the engine presents to control; unset: the embedded token file',
+    ),
+    roles: roles('ENGINE_ROLES', 'what this engine process does: ingress (webhooks in), worker (deliveries and sends)'),
+    controlTimeout: fields.duration('CONTROL_TIMEOUT', 'deadline of engine calls to control', 5_000),
+    configSyncInterval: fields.duration(
+      'CONFIG_SYNC_INTERVAL',
+      "how often the engine pulls control's config snapshot (control also hints at once)",
+      5_000,
+    ),
+    configStaleAfter: fields.duration(
+      'CONFIG_SYNC_STALE_AFTER',
+      'health warns when control has not confirmed the snapshot for this long',
+      30_000,
+    ),
+    keyring: fields.optionalString('ENGINE_KEYRING', "the engine's keyring as JSON (instead of a file)"),
+    keyringFile: fields.optionalString(
+      'ENGINE_KEYRING_FILE',
+      'keyring file; default $MIC_DATA_DIR/keys/engine-keyring.json',
+    ),
+    metaAppSecret: fields.optionalString('META_APP_SECRET', "the default Meta app's secret (seeds the secret store)"),
+    metaVerifyToken: fields.optionalString('META_VERIFY_TOKEN', "the default Meta app's webhook verify token"),
+    credentialGrace: fields.duration(
+      'CREDENTIAL_GRACE',
+      'how long a rotated instance credential stays valid',
+      86_400_000,
+    ),
+    metaSecretCache: fields.duration('META_SECRET_CACHE', 'how long ingress keeps Meta app secrets in memory', 10_000),
+    retrySchedule: {
+      env: 'DELIVERY_RETRY_SCHEDULE',
+      description: 'delay before each delivery attempt, comma-separated',
+      fallback: parseSchedule(DEFAULT_RETRY_SCHEDULE),
+      isOptional: false,
+      parse: parseSchedule,
+    } satisfies Field<number[]>,
+    deliveryTimeout: fields.duration('DELIVERY_TIMEOUT', 'how long a delivery attempt waits for the instance', 15_000),
+    deliveryConcurrency: fields.integer(
+      'DELIVERY_CONCURRENCY',
+      'conversations one worker process delivers at once',
+      20,
+      1,
+      1000,
+    ),
+    deliveryLease: fields.duration(
+      'DELIVERY_LEASE',
+      "how long a drain's claim on a conversation lasts without renewal (a crashed worker's work resumes after it)",
+      30_000,
+    ),
+    breakerThreshold: fields.integer('BREAKER_THRESHOLD', 'consecutive failures that open an endpoint breaker', 5, 1),
+    breakerHalfOpenAfter: fields.duration(
+      'BREAKER_HALF_OPEN_AFTER',
+      'how long an open breaker waits before a probe',
+      30_000,
+    ),
+    bodyLimit: fields.integer(
+      'ENGINE_BODY_LIMIT',
+      'largest request body, in bytes (Meta webhooks)',
+      3 * 1024 * 1024,
+      1024,
+    ),
+    ...notifyFields,
+    reportsFlushInterval: fields.duration(
+      'REPORTS_FLUSH_INTERVAL',
+      'how often the outbox of reports to control is sent (a new report also wakes it)',
+      2_000,
+    ),
+    reportsMaxBackoff: fields.duration(
+      'REPORTS_MAX_BACKOFF',
+      'longest wait between tries to send reports while control does not answer',
+      30_000,
+    ),
+    controlPingInterval: fields.duration(
+      'CONTROL_PING_INTERVAL',
+      'how often an idle engine checks that control takes reports',
+      10_000,
+    ),
+    reportsStatsInterval: fields.duration(
+      'REPORTS_STATS_INTERVAL',
+      'interval of the delivery statistics and usage counts reported to control',
+      60_000,
+    ),
+    reportsRetention: fields.duration('REPORTS_RETENTION', 'how long sent reports stay in the outbox', 86_400_000),
+    reportsBatchSize: fields.integer('REPORTS_BATCH_SIZE', 'reports sent to control in one request', 200, 1, 500),
+    controlUnreachableAlertAfter: fields.duration(
+      'CONTROL_UNREACHABLE_ALERT_AFTER',
+      'how long control may be unreachable before the engine alerts the operators itself',
+      300_000,
+    ),
+    metaGraphUrl: fields.httpUrl(
+      'META_GRAPH_URL',
+      "Meta's Graph API (the meta-sandbox's URL in tests)",
+      DEFAULT_GRAPH_URL,
+    ),
+    metaGraphVersion: {
+      ...fields.string('META_GRAPH_VERSION', 'Graph API version the engine calls', DEFAULT_GRAPH_VERSION),
+      parse(raw: string) {
+        if (!/^v\d+\.\d+$/.test(raw)) throw new Error('expected a version such as v21.0');
+        return raw;
+      },
+    } satisfies Field<string>,
+    metaGraphTimeout: fields.duration('META_GRAPH_TIMEOUT', 'how long a Graph API call waits for Meta', 10_000),
+    channelSubscribeRetrySchedule: {
+      env: 'CHANNEL_SUBSCRIBE_RETRY_SCHEDULE',
+      description: "delay before each background retry of a channel's webhook subscription, comma-separated",
+      fallback: parseSchedule('10s,1m,5m,30m,2h,6h'),
+      isOptional: false,
+      parse: parseSchedule,
+    } satisfies Field<number[]>,
+  };
+}
 
-export type EngineConfig = ConfigOf<typeof engineConfigSpec>;
+export type EngineConfig = ConfigOf<ReturnType<typeof engineConfigSpec>>;
 
 export function loadEngineConfig(env: Readonly<Record<string, string | undefined>> = process.env): EngineConfig {
-  return loadConfig(engineConfigSpec, env);
+  return loadConfig(engineConfigSpec(env), env);
 }

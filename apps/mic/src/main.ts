@@ -5,6 +5,7 @@ import { engineCli } from '@mic/engine/cli';
 import { Supervisor, loadSupervisorConfig } from './supervisor/index.ts';
 import { rotateKey } from './commands/rotate-key.ts';
 import { adminCreate, auditVerify } from './commands/admin.ts';
+import { configReference } from './commands/config-reference.ts';
 
 const USAGE = `usage: mic <command>
 
@@ -16,6 +17,7 @@ const USAGE = `usage: mic <command>
   admin create --email E --name N [--role owner] [--password-stdin]
                      create an operator account (password from stdin, or prompted in a terminal)
   audit verify       check the audit log's hash chain (exit 1 when it is broken)
+  config             every environment variable, its default and meaning (Markdown)
   help               this text
 
 Configuration comes from environment variables; see the README.`;
@@ -97,6 +99,9 @@ switch (command) {
       process.stderr.write(`mic audit: unknown subcommand ${JSON.stringify(rest[0] ?? '')} (expected verify)\n`);
       process.exitCode = 2;
     }
+    break;
+  case 'config':
+    process.stdout.write(configReference());
     break;
   case 'help':
   case '--help':

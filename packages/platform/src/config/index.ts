@@ -13,6 +13,8 @@ export interface Field<T> {
   /** A value that may hold a password: an error names the variable but never shows the value. */
   readonly isSecret?: boolean;
   parse(raw: string): T;
+  /** How the default reads in the configuration reference (`5s` rather than `5000`). */
+  display?(value: T): string;
 }
 
 export class ConfigError extends Error {
@@ -28,8 +30,14 @@ type Env = Readonly<Record<string, string | undefined>>;
 type Spec = Record<string, Field<unknown>>;
 export type ConfigOf<S extends Spec> = { readonly [K in keyof S]: S[K] extends Field<infer T> ? T : never };
 
-function field<T>(env: string, description: string, fallback: T | undefined, parse: (raw: string) => T): Field<T> {
-  return { env, description, fallback, isOptional: false, parse };
+function field<T>(
+  env: string,
+  description: string,
+  fallback: T | undefined,
+  parse: (raw: string) => T,
+  display?: (value: T) => string,
+): Field<T> {
+  return { env, description, fallback, isOptional: false, parse, ...(display ? { display } : {}) };
 }
 
 function optional<T>(env: string, description: string, parse: (raw: string) => T): Field<T | undefined> {
@@ -71,6 +79,37 @@ export function parseDuration(raw: string): number {
   return Math.round(Number(match[1]) * UNIT_MS[unit]);
 }
 
+/** The inverse of parseDuration: `1500` → `1500ms`, `300000` → `5m`. */
+export function formatDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    if (ms >= UNIT_MS[unit] && ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/** One line of the configuration reference. */
+export interface ConfigEntry {
+  variable: string;
+  fallback: string;
+  description: string;
+}
+
+/** The variables of a spec with their defaults as a person reads them. */
+export function describeConfig(spec: Spec): ConfigEntry[] {
+  return Object.values(spec).map((f) => ({
+    variable: f.env,
+    fallback:
+      f.fallback === undefined || f.fallback === ''
+        ? 'unset'
+        : f.display
+          ? f.display(f.fallback)
+          : Array.isArray(f.fallback)
+            ? f.fallback.join(',') || 'none'
+            : String(f.fallback as string | number | boolean),
+    description: f.description,
+  }));
+}
+
 export const fields = {
   port(env: string, description: string, fallback: number): Field<number> {
     return field(env, description, fallback, (raw) => {
@@ -87,7 +126,7 @@ export const fields = {
     });
   },
   duration(env: string, description: string, fallbackMs: number): Field<number> {
-    return field(env, description, fallbackMs, parseDuration);
+    return field(env, description, fallbackMs, parseDuration, formatDuration);
   },
   string(env: string, description: string, fallback?: string): Field<string> {
     return field(env, description, fallback, (raw) => raw);
@@ -118,7 +157,7 @@ export const fields = {
   },
   /** A comma-separated list of networks in CIDR notation (`10.0.0.0/8,fd00::/8`); unset: none. */
   networks(env: string, description: string): Field<string[]> {
-    return field(env, description, [], parseNetworks);
+    return field(env, description, [], parseNetworks, (networks) => networks.join(',') || 'none');
   },
   /** A PostgreSQL connection URL; unset means the embedded PGlite default. */
   databaseUrl(env: string, description: string): Field<string | undefined> {

@@ -70,7 +70,12 @@ export class JobQueue {
   async define(name: string, settings: QueueSettings = {}): Promise<void> {
     const existing = await this.boss.getQueue(name);
     if (existing) {
-      await this.boss.updateQueue(name, { ...settings, notify: true });
+      // A queue's policy is fixed at creation (pg-boss refuses to change it): update the rest.
+      const { policy, ...changeable } = settings;
+      if (policy && existing.policy !== policy) {
+        this.#logger.warn({ queue: name, policy: existing.policy, wanted: policy }, 'queue keeps its original policy');
+      }
+      await this.boss.updateQueue(name, { ...changeable, notify: true });
     } else {
       await this.boss.createQueue(name, { ...settings, notify: true });
     }

@@ -34,6 +34,15 @@ afterEach(async () => {
 });
 
 describe('job queue', () => {
+  it('defines a queue again at the next start, policy and all, and changes its settings', async () => {
+    const { queue } = await setup();
+    await queue.define('hints', { policy: 'short', retryLimit: 3 });
+    await queue.define('hints', { policy: 'short', retryLimit: 5 });
+    await queue.define('hints', { policy: 'standard', retryLimit: 7 });
+    const defined = await queue.boss.getQueue('hints');
+    expect(defined).toMatchObject({ policy: 'short', retryLimit: 7 });
+  });
+
   it('writes a job in the caller transaction: committed together, rolled back together', async () => {
     const { db, queue } = await setup();
     const seen: string[] = [];

@@ -32,6 +32,23 @@ export default fp(
       options,
     });
     app.decorate('alerts', alerts);
+
+    // An instance that stops answering control's health probes (past INSTANCE_DOWN_AFTER), and back.
+    app.instanceControl.onInstanceUnreachable(async (change) => {
+      const instance = await app.tenants.instance(change.instanceId).catch(() => undefined);
+      await alerts.raise({
+        key: `instance-unreachable:${change.instanceId}`,
+        type: 'instance-unreachable',
+        severity: 'critical',
+        message: `instance ${instance?.name ?? change.instanceId} has not answered control since ${change.since.toISOString()}: ${change.error ?? 'no answer'}`,
+        instanceId: change.instanceId,
+        tenantId: instance?.tenantId,
+        details: { lastOkAt: change.lastOkAt?.toISOString() ?? null, consecutiveFailures: change.consecutiveFailures },
+      });
+    });
+    app.instanceControl.onInstanceReachable(async (change) => {
+      await alerts.resolve(`instance-unreachable:${change.instanceId}`);
+    });
     registerAlertRoutes(app);
 
     await app.queue.define(NOTIFY_QUEUE, { retryLimit: 20, retryDelay: 5, retryBackoff: true, retryDelayMax: 900 });
@@ -74,5 +91,5 @@ export default fp(
       notifier.close();
     });
   },
-  { name: 'alerts', dependencies: ['health', 'monitoring'] },
+  { name: 'alerts', dependencies: ['health', 'monitoring', 'tenants', 'instance-control'] },
 );

@@ -68,7 +68,12 @@ export function registerAlertRoutes(app: HttpServer): void {
         response: { 200: Alert },
       },
     },
-    async (req) => serialize(await app.alerts.acknowledge(req.params.id, actorOf(req).label ?? 'unknown')),
+    async (req) => {
+      const actor = actorOf(req);
+      const row = await app.alerts.acknowledge(req.params.id, actor.label ?? 'unknown');
+      await app.audit.record({ actor, action: 'alert.acknowledge', target: { type: 'alert', id: row.id }, after: row });
+      return serialize(row);
+    },
   );
   app.get(
     '/v1/usage',

@@ -13,6 +13,7 @@ import {
   secretRefFromPath,
 } from '@mic/contracts';
 import { problems, type HttpServer } from '@mic/platform';
+import { actorOf } from '../audit/index.ts';
 import type { SecretRef } from './service.ts';
 
 const SecretRefInfo = Type.Object({
@@ -62,7 +63,17 @@ export function registerSecretRoutes(app: HttpServer): void {
         response: { 200: SecretRefInfo },
       },
     },
-    async (req) => serialize(await app.secretRefs.put(refOf(req), req.body)),
+    async (req) => {
+      const ref = refOf(req);
+      const info = serialize(await app.secretRefs.put(ref, req.body));
+      await app.audit.record({
+        actor: actorOf(req),
+        action: 'secret.set',
+        target: { type: 'secret', id: ref },
+        after: info,
+      });
+      return info;
+    },
   );
   app.delete(
     '/v1/secrets/*',
@@ -74,6 +85,17 @@ export function registerSecretRoutes(app: HttpServer): void {
   );
 
   const credentialTags = ['instance credentials'];
+  const auditRotation = (
+    req: FastifyRequest<{ Params: { instanceId: string } }>,
+    which: string,
+    info: CredentialsInfo,
+  ) =>
+    app.audit.record({
+      actor: actorOf(req),
+      action: `credentials.rotate-${which}`,
+      target: { type: 'instance', id: req.params.instanceId },
+      after: info,
+    });
   app.post(
     '/v1/instances/:instanceId/credentials',
     {
@@ -87,7 +109,10 @@ export function registerSecretRoutes(app: HttpServer): void {
     },
     async (req, reply) => {
       void reply.status(201).headers(noStore);
-      return app.secretRefs.issueCredentials(req.params.instanceId);
+      const issued = await app.secretRefs.issueCredentials(req.params.instanceId);
+      const target = { type: 'instance', id: req.params.instanceId };
+      await app.audit.record({ actor: actorOf(req), action: 'credentials.issue', target, after: issued.info });
+      return issued;
     },
   );
   app.get(
@@ -117,10 +142,9 @@ export function registerSecretRoutes(app: HttpServer): void {
     },
     async (req, reply) => {
       void reply.headers(noStore);
-      return app.secretRefs.rotateCredential(req.params.instanceId, 'api-token', req.body?.graceSeconds) as Promise<{
-        apiToken: string;
-        info: CredentialsInfo;
-      }>;
+      const rotated = await app.secretRefs.rotateCredential(req.params.instanceId, 'api-token', req.body?.graceSeconds);
+      await auditRotation(req, 'api-token', rotated.info);
+      return rotated as { apiToken: string; info: CredentialsInfo };
     },
   );
   app.post(
@@ -137,11 +161,13 @@ export function registerSecretRoutes(app: HttpServer): void {
     },
     async (req, reply) => {
       void reply.headers(noStore);
-      return app.secretRefs.rotateCredential(
+      const rotated = await app.secretRefs.rotateCredential(
         req.params.instanceId,
         'signing-secret',
         req.body?.graceSeconds,
-      ) as Promise<{ signingSecret: string; info: CredentialsInfo }>;
+      );
+      await auditRotation(req, 'signing-secret', rotated.info);
+      return rotated as { signingSecret: string; info: CredentialsInfo };
     },
   );
 }

@@ -16,6 +16,9 @@ declare module 'fastify' {
   }
 }
 
+/** Drain jobs one worker fetches at once. */
+const JOBS_PER_FETCH = 5;
+
 export interface DeliveryModuleOptions {
   schedule: readonly number[];
   timeoutMs: number;
@@ -82,10 +85,24 @@ export default fp(
       deleteAfterSeconds: 3_600,
     });
     if (app.runsWorkers) {
+      // Several jobs per fetch (one statement to fetch them, one to complete them), each settled
+      // on its own: a drain that throws is retried without its neighbours.
       await app.queue.work<{ instanceId: string; conversation: string }>(
         DRAIN_QUEUE,
-        { batchSize: 1, localConcurrency: options.concurrency },
-        async ([job]) => deliveries.drain(job!.data),
+        {
+          batchSize: JOBS_PER_FETCH,
+          localConcurrency: Math.ceil(options.concurrency / JOBS_PER_FETCH),
+          perJobResults: true,
+        },
+        async (jobs) => {
+          const settled = await deliveries.drainAll(jobs.map((job) => job.data));
+          return jobs.map((job, i) => {
+            const result = settled[i]!;
+            return result.status === 'fulfilled'
+              ? { id: job.id, status: 'completed' as const }
+              : { id: job.id, status: 'failed' as const, output: { message: String((result.reason as Error)?.message ?? result.reason) } };
+          });
+        },
       );
     }
     registerDeliveryRoutes(app);

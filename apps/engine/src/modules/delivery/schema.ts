@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 /**
  * One delivery per routed event. `conversation` and `seq` order the deliveries of one
@@ -75,6 +75,8 @@ export const conversationLeases = pgTable(
     conversation: text('conversation').notNull(),
     holder: uuid('holder').notNull(),
     leasedUntil: timestamp('leased_until', { withTimezone: true, mode: 'date' }).notNull(),
+    /** Another drain was turned away while the lease was held: the holder looks again at the end. */
+    contended: boolean('contended').notNull().default(false),
   },
   (t) => [primaryKey({ columns: [t.instanceId, t.conversation] })],
 );

@@ -62,6 +62,9 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 type Drain = { instanceId: string; conversation: string };
+type Delivered = { head: Delivery; outcome: Extract<AttemptOutcome, { outcome: 'delivered' }>; at: Date; deliveredAt: Date };
+/** Pending deliveries of a conversation read at once, in sequence order. */
+const HEADS_PER_LOOK = 20;
 const groupOf = (d: Drain) => ({ id: `${d.instanceId}|${d.conversation}` });
 
 /**
@@ -114,8 +117,8 @@ export class Deliveries {
 
   /**
    * Creates the deliveries of newly stored events, with their jobs, inside the caller's
-   * transaction: one sequence update per conversation, one insert for all deliveries, one for all
-   * jobs (ingress stores webhooks in batches under load).
+   * transaction: one statement for the sequences of all their conversations, one insert for all
+   * deliveries, one for all jobs (ingress stores webhooks in batches under load).
    */
   async createFor(tx: Db, events: readonly RoutedEvent[]): Promise<void> {
     if (events.length === 0) return;
@@ -128,17 +131,27 @@ export class Deliveries {
       entry.events.push(event);
       conversations.set(key, entry);
     }
+    const sequences = await tx
+      .insert(conversationSequences)
+      .values(
+        // In key order: batches committing at once lock the rows in one order (no deadlock).
+        [...conversations.entries()]
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([, { drain, events: inOrder }]) => ({
+          instanceId: drain.instanceId,
+          conversation: drain.conversation,
+          lastSeq: inOrder.length,
+        })),
+      )
+      .onConflictDoUpdate({
+        target: [conversationSequences.instanceId, conversationSequences.conversation],
+        set: { lastSeq: sql`${conversationSequences.lastSeq} + excluded.last_seq` },
+      })
+      .returning();
     const rows: (typeof deliveries.$inferInsert)[] = [];
-    for (const { drain, events: inOrder } of conversations.values()) {
-      const [sequence] = await tx
-        .insert(conversationSequences)
-        .values({ instanceId: drain.instanceId, conversation: drain.conversation, lastSeq: inOrder.length })
-        .onConflictDoUpdate({
-          target: [conversationSequences.instanceId, conversationSequences.conversation],
-          set: { lastSeq: sql`${conversationSequences.lastSeq} + ${inOrder.length}` },
-        })
-        .returning({ last: conversationSequences.lastSeq });
-      const first = sequence!.last - inOrder.length + 1;
+    for (const sequence of sequences) {
+      const { drain, events: inOrder } = conversations.get(`${sequence.instanceId}|${sequence.conversation}`)!;
+      const first = sequence.lastSeq - inOrder.length + 1;
       inOrder.forEach((event, i) => rows.push(this.#deliveryRow(event, drain.conversation, first + i, now)));
     }
     for (let i = 0; i < rows.length; i += 500) await tx.insert(deliveries).values(rows.slice(i, i + 500));
@@ -184,15 +197,16 @@ export class Deliveries {
   async drain(drain: Drain): Promise<void> {
     const holder = uuidv7();
     if (!(await this.#leases.claim(drain, holder))) return;
-    let finished: 'empty' | 'waiting';
+    let finished: 'empty' | 'waiting' = 'waiting';
+    let turnedAway = false;
     try {
       finished = await this.#drainHeld(drain, holder);
     } finally {
-      await this.#leases.release(drain, holder);
+      turnedAway = await this.#leases.release(drain, holder);
     }
-    // Deliveries stored while we held the lease, after our last look, have a drain that gave up.
-    // (When the drain stopped for another reason, it has scheduled what comes next already.)
-    if (finished !== 'empty') return;
+    // A drain turned away while we held the lease may have come for deliveries stored after our
+    // last look. (When the drain stopped for another reason, it has scheduled what comes next.)
+    if (finished !== 'empty' || !turnedAway) return;
     const [due] = await this.#db
       .select({ id: deliveries.id })
       .from(deliveries)
@@ -208,14 +222,28 @@ export class Deliveries {
     if (due) await this.#schedule(drain, this.#clock.now());
   }
 
+  /** Drains several jobs at once (one fetch): each conversation once, whatever its number of jobs. */
+  async drainAll(drains: readonly Drain[]): Promise<PromiseSettledResult<void>[]> {
+    const byConversation = new Map<string, Promise<void>>();
+    return Promise.allSettled(
+      drains.map((d) => {
+        const key = groupOf(d).id;
+        const running = byConversation.get(key) ?? this.drain(d);
+        byConversation.set(key, running);
+        return running;
+      }),
+    );
+  }
+
   async #drainHeld(drain: Drain, holder: string): Promise<'empty' | 'waiting'> {
-    for (let sent = 0; sent < this.#options.drainBatch; sent++) {
-      if (sent > 0 && !(await this.#leases.renew(drain, holder))) return 'waiting';
+    let sent = 0;
+    while (sent < this.#options.drainBatch) {
       const route = await this.#routing.instance(drain.instanceId);
       // Held (no route, endpoint disabled by a 410, paused, module or engine off): the snapshot that
       // releases it kicks the instance's conversations again.
       if (!route || route.disabledAt) return 'waiting';
-      const [head] = await this.#db
+      const limit = Math.min(HEADS_PER_LOOK, this.#options.drainBatch - sent);
+      const heads = await this.#db
         .select()
         .from(deliveries)
         .where(
@@ -226,25 +254,38 @@ export class Deliveries {
           ),
         )
         .orderBy(asc(deliveries.seq))
-        .limit(1);
-      if (!head) return 'empty';
-      if (await this.#holdReason(drain.instanceId, (head.payload as DeliveredEvent).channel.kind)) return 'waiting';
-      const now = this.#clock.now();
-      if (head.nextAttemptAt > now) {
-        await this.#schedule(drain, head.nextAttemptAt);
-        return 'waiting';
+        .limit(limit);
+      if (heads.length === 0) return 'empty';
+      const delivered: Delivered[] = [];
+      try {
+        for (const head of heads) {
+          if (sent > 0 && !(await this.#leases.renew(drain, holder))) return 'waiting';
+          if (await this.#holdReason(drain.instanceId, (head.payload as DeliveredEvent).channel.kind)) return 'waiting';
+          const now = this.#clock.now();
+          if (head.nextAttemptAt > now) {
+            await this.#schedule(drain, head.nextAttemptAt);
+            return 'waiting';
+          }
+          const permit = await this.#breakers.permit(drain.instanceId);
+          if (!permit.allowed) {
+            await this.#schedule(drain, permit.retryAt); // waits; no attempt spent
+            return 'waiting';
+          }
+          const outcome = await this.#attempt(head, route.kind === 'hub' ? null : route.webhookUrl, now);
+          sent += 1;
+          if (outcome.outcome !== 'delivered') {
+            await this.#recordDelivered(delivered.splice(0)); // the ones before it, in order
+            await this.#afterFailure(drain, head, outcome, now);
+            return 'waiting';
+          }
+          delivered.push({ head, outcome, at: now, deliveredAt: this.#clock.now() });
+          await this.#breakers.success(drain.instanceId);
+        }
+      } finally {
+        await this.#recordDelivered(delivered);
       }
-      const permit = await this.#breakers.permit(drain.instanceId);
-      if (!permit.allowed) {
-        await this.#schedule(drain, permit.retryAt); // waits; no attempt spent
-        return 'waiting';
-      }
-      const outcome = await this.#attempt(head, route.kind === 'hub' ? null : route.webhookUrl, now);
-      if (outcome.outcome !== 'delivered') {
-        await this.#afterFailure(drain, head, outcome, now);
-        return 'waiting';
-      }
-      await this.#breakers.success(drain.instanceId);
+      // A short look saw the end of the conversation: what came after it has its own drain.
+      if (heads.length < limit) return 'empty';
     }
     await this.#schedule(drain, this.#clock.now()); // more to send: hand over to a fresh job
     return 'waiting';
@@ -283,31 +324,26 @@ export class Deliveries {
         isLocal: true,
       };
     }
-    const attempt = head.attempts + 1;
-    await this.#db.insert(deliveryAttempts).values({
-      id: uuidv7(),
-      deliveryId: head.id,
-      attempt,
-      at: now,
-      outcome: outcome.outcome,
-      status: outcome.status,
-      durationMs: outcome.durationMs,
-      error: outcome.outcome === 'failed' ? outcome.error : null,
-    });
-    if (outcome.outcome === 'delivered') {
-      await this.#db
-        .update(deliveries)
-        .set({
-          state: 'delivered',
-          attempts: attempt,
-          lastStatus: outcome.status,
-          lastError: null,
-          deliveredAt: this.#clock.now(),
-        })
-        .where(eq(deliveries.id, head.id));
-    }
     this.#observe(outcome, new Date((head.payload as DeliveredEvent).receivedAt));
     return outcome;
+  }
+
+  /** Marks sent deliveries delivered, with their attempts, in one statement. */
+  async #recordDelivered(sent: readonly Delivered[]): Promise<void> {
+    if (sent.length === 0) return;
+    const rows = sent.map(
+      ({ head, outcome, at, deliveredAt }) =>
+        sql`(${head.id}::uuid, ${uuidv7()}::uuid, ${head.attempts + 1}::integer, ${at.toISOString()}::timestamptz, ${outcome.status}::integer, ${outcome.durationMs}::integer, ${deliveredAt.toISOString()}::timestamptz)`,
+    );
+    await this.#db.execute(sql`
+      with sent (delivery_id, attempt_id, attempt, at, status, duration_ms, delivered_at) as (values ${sql.join(rows, sql`, `)}),
+      attempts as (
+        insert into ${deliveryAttempts} (id, delivery_id, attempt, at, outcome, status, duration_ms, error)
+        select attempt_id, delivery_id, attempt, at, 'delivered', status, duration_ms, null from sent
+      )
+      update ${deliveries} set state = 'delivered', attempts = sent.attempt, last_status = sent.status,
+        last_error = null, delivered_at = sent.delivered_at
+      from sent where ${deliveries.id} = sent.delivery_id`);
   }
 
   async #afterFailure(
@@ -317,6 +353,16 @@ export class Deliveries {
     now: Date,
   ): Promise<void> {
     const attempts = head.attempts + 1;
+    await this.#db.insert(deliveryAttempts).values({
+      id: uuidv7(),
+      deliveryId: head.id,
+      attempt: attempts,
+      at: now,
+      outcome: outcome.outcome,
+      status: outcome.status,
+      durationMs: outcome.durationMs,
+      error: outcome.outcome === 'failed' ? outcome.error : null,
+    });
     if (outcome.outcome === 'gone') {
       await this.#db
         .update(deliveries)

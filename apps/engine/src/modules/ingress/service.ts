@@ -45,13 +45,16 @@ export class Ingress {
   readonly #clock: Clock;
   readonly #deliveries: Deliveries;
   readonly #pending: PendingWebhook[] = [];
-  #isFlushing = false;
+  readonly #maxCommits: number;
+  #commits = 0;
 
-  constructor(db: Db, routing: Routing, deliveries: Deliveries, clock: Clock) {
+  /** `concurrentCommits`: batches committing at once (1 on PGlite, whose one connection runs one). */
+  constructor(db: Db, routing: Routing, deliveries: Deliveries, clock: Clock, concurrentCommits = 1) {
     this.#db = db;
     this.#routing = routing;
     this.#deliveries = deliveries;
     this.#clock = clock;
+    this.#maxCommits = concurrentCommits;
   }
 
   /**
@@ -70,35 +73,42 @@ export class Ingress {
     const events = parseMetaWebhook(parsed, { receivedAt });
     return new Promise((resolve, reject) => {
       this.#pending.push({ app, body: body.toString('utf8'), traceParent, receivedAt, events, resolve, reject });
-      void this.#flush();
+      this.#flush();
     });
   }
 
-  async #flush(): Promise<void> {
-    if (this.#isFlushing) return;
-    this.#isFlushing = true;
+  /**
+   * Starts committing what is pending, up to `concurrentCommits` batches at once. A webhook is
+   * acknowledged after its own batch commits, so one acknowledged before another arrived always
+   * has the earlier place in its conversation.
+   */
+  #flush(): void {
+    while (this.#pending.length > 0 && this.#commits < this.#maxCommits) {
+      const batch = this.#pending.splice(0, MAX_BATCH);
+      this.#commits += 1;
+      void this.#commit(batch).finally(() => {
+        this.#commits -= 1;
+        this.#flush();
+      });
+    }
+  }
+
+  async #commit(batch: PendingWebhook[]): Promise<void> {
     try {
-      while (this.#pending.length > 0) {
-        const batch = this.#pending.splice(0, MAX_BATCH);
-        try {
-          const receipts = await this.#store(batch);
-          batch.forEach((item, i) => item.resolve(receipts[i]!));
-        } catch (error) {
-          if (batch.length === 1) {
-            batch[0]!.reject(error); // not stored: a 5xx, and Meta sends it again
-            continue;
-          }
-          // One bad webhook must not fail the others: store each on its own.
-          for (const item of batch) {
-            await this.#store([item]).then(
-              ([receipt]) => item.resolve(receipt!),
-              (reason: unknown) => item.reject(reason),
-            );
-          }
-        }
+      const receipts = await this.#store(batch);
+      batch.forEach((item, i) => item.resolve(receipts[i]!));
+    } catch (error) {
+      if (batch.length === 1) {
+        batch[0]!.reject(error); // not stored: a 5xx, and Meta sends it again
+        return;
       }
-    } finally {
-      this.#isFlushing = false;
+      // One bad webhook must not fail the others: store each on its own.
+      for (const item of batch) {
+        await this.#store([item]).then(
+          ([receipt]) => item.resolve(receipt!),
+          (reason: unknown) => item.reject(reason),
+        );
+      }
     }
   }
 
@@ -131,13 +141,17 @@ export class Ingress {
       }
     });
     return this.#db.transaction(async (tx) => {
+      // Inserted in dedup key order (batches committing at once lock keys in one order), handed on
+      // in arrival order, which gives each conversation its order.
+      const arrival = new Map([...rows.values()].map((row, i) => [row.id!, i]));
       const inserted = rows.size
         ? await tx
             .insert(inboundEvents)
-            .values([...rows.values()])
+            .values([...rows.values()].sort((a, b) => (a.dedupKey < b.dedupKey ? -1 : 1)))
             .onConflictDoNothing({ target: inboundEvents.dedupKey })
             .returning()
         : [];
+      inserted.sort((a, b) => arrival.get(a.id)! - arrival.get(b.id)!);
       // Deliveries and their jobs commit with the events: no event is stored without its delivery.
       await this.#deliveries.createFor(tx, inserted.filter(isRouted));
       const fresh = (receiptId: string) => inserted.filter((e) => e.receiptId === receiptId);

@@ -82,6 +82,26 @@ export default fp(
       const report = deliveryAlertReport(alert);
       if (report) await reports.alert(report, tx);
     });
+    // A channel Meta no longer lets us subscribe: an expired or revoked token needs the operator.
+    app.channelConnections.onConnectionFailed(async (connection) => {
+      const channel = `${connection.platform}:${connection.channelId}`;
+      const isAuth = connection.error?.classification === 'auth';
+      await reports.alert({
+        key: `channel:${channel}`,
+        state: 'raised',
+        type: isAuth ? 'reauthorize-channel' : 'channel-subscription-failed',
+        severity: isAuth ? 'critical' : 'warning',
+        channel,
+        message: isAuth
+          ? `Meta refused the token of ${channel}: reauthorize the channel and give its new token`
+          : `the app could not be subscribed to the webhooks of ${channel}: ${connection.error?.message ?? 'unknown error'}`,
+        details: {
+          code: connection.error?.code ?? null,
+          subcode: connection.error?.subcode ?? null,
+          classification: connection.error?.classification ?? null,
+        },
+      });
+    });
     // Control re-enabling an endpoint that a 410 disabled resolves its alert (recorded like the others).
     app.routingTable.onEndpointReenabled(async (instanceId) => {
       await app.deliveries.alert('endpoint.enabled', instanceId, {});
@@ -99,5 +119,5 @@ export default fp(
       });
     }
   },
-  { name: 'reports', dependencies: ['system', 'routing', 'config-sync', 'delivery'] },
+  { name: 'reports', dependencies: ['system', 'routing', 'config-sync', 'delivery', 'channels'] },
 );

@@ -1,0 +1,1 @@
+ALTER TABLE "conversation_leases" ADD COLUMN "contended" boolean DEFAULT false NOT NULL;
