@@ -58,7 +58,10 @@ async function onboard(tenantId: string, name: string) {
     instanceId: instance.id,
   });
   sims.push(sim);
-  await api('PATCH', `/v1/instances/${instance.id}`, { webhookUrl: `${sim.url}/hooks`, controlUrl: `${sim.url}/control` });
+  await api('PATCH', `/v1/instances/${instance.id}`, {
+    webhookUrl: `${sim.url}/hooks`,
+    controlUrl: `${sim.url}/control`,
+  });
   const phoneNumberId = String((number += 1));
   const wabaId = `waba${phoneNumberId}`;
   graph.addObject({ id: wabaId, kind: 'whatsapp-business-account', token: `EAAG-token-${phoneNumberId}` });
@@ -117,7 +120,12 @@ describe('control is the source of truth, and the engine follows', () => {
   it('shows a failed subscription with Meta code, and removing the channel unsubscribes it', async () => {
     const tenant = await api<Tenant>('POST', '/v1/tenants', { name: 'Token vencido' });
     const { instance } = await onboard(tenant.body.id, 'main');
-    graph.addObject({ id: 'waba-expired', kind: 'whatsapp-business-account', token: 'EAAG-expired-token', isExpired: true });
+    graph.addObject({
+      id: 'waba-expired',
+      kind: 'whatsapp-business-account',
+      token: 'EAAG-expired-token',
+      isExpired: true,
+    });
     const failed = await api<Channel>('POST', `/v1/instances/${instance.id}/channels`, {
       platform: 'whatsapp',
       channelId: '1065499999',
@@ -125,12 +133,12 @@ describe('control is the source of truth, and the engine follows', () => {
       accessToken: 'EAAG-expired-token',
     });
     expect(failed.status).toBe(201);
-    expect(failed.body.connection).toMatchObject({ state: 'failed', error: expect.stringContaining('190') });
+    expect(failed.body.connection).toMatchObject({ state: 'failed', error: expect.stringContaining('190') as string });
 
     expect((await api('DELETE', '/v1/channels/whatsapp/1065499999')).status).toBe(204);
-    expect((await api<Channel[]>('GET', `/v1/channels?instanceId=${instance.id}`)).body.map((c) => c.channelId)).not.toContain(
-      '1065499999',
-    );
+    expect(
+      (await api<Channel[]>('GET', `/v1/channels?instanceId=${instance.id}`)).body.map((c) => c.channelId),
+    ).not.toContain('1065499999');
     // The engine forgets the token through control's outbox (and would, had it been down).
     await eventually(async () => {
       const connection = await planes.engine.app.inject({
@@ -140,7 +148,11 @@ describe('control is the source of truth, and the engine follows', () => {
       });
       return connection.json<{ state: string }>().state === 'unsubscribed' ? true : undefined;
     });
-    const secrets = await planes.engine.app.inject({ method: 'GET', url: '/internal/v1/secrets', headers: planes.engine.auth });
+    const secrets = await planes.engine.app.inject({
+      method: 'GET',
+      url: '/internal/v1/secrets',
+      headers: planes.engine.auth,
+    });
     expect(secrets.body).not.toContain('channel/whatsapp/1065499999');
   });
 
@@ -148,8 +160,12 @@ describe('control is the source of truth, and the engine follows', () => {
     const tenant = await api<Tenant>('POST', '/v1/tenants', { name: 'Pausa' });
     const paused = await onboard(tenant.body.id, 'paused');
     const other = await onboard(tenant.body.id, 'other');
-    expect((await api('POST', `/v1/instances/${paused.instance.id}/pause`, { reason: 'invoice overdue' })).status).toBe(200);
-    await eventually(async () => (planes.engine.app.configSync.instance(paused.instance.id)?.state === 'paused' ? true : undefined));
+    expect((await api('POST', `/v1/instances/${paused.instance.id}/pause`, { reason: 'invoice overdue' })).status).toBe(
+      200,
+    );
+    await eventually(async () =>
+      planes.engine.app.configSync.instance(paused.instance.id)?.state === 'paused' ? true : undefined,
+    );
 
     await inbound(paused.phoneNumberId, ['uno', 'dos', 'tres']);
     await inbound(other.phoneNumberId, ['sigue']);
@@ -164,7 +180,10 @@ describe('control is the source of truth, and the engine follows', () => {
     await paused.sim.waitFor((r) => r.length === 3);
     expect(bodies(paused.sim)).toEqual(['uno', 'dos', 'tres']);
     await paused.sim.waitForCommands((c) => c.some((x) => x.command === 'resume' && x.executed));
-    const commands = await api<{ command: string; state: string }[]>('GET', `/v1/instances/${paused.instance.id}/commands`);
+    const commands = await api<{ command: string; state: string }[]>(
+      'GET',
+      `/v1/instances/${paused.instance.id}/commands`,
+    );
     expect(commands.body.map((c) => [c.command, c.state])).toEqual(
       expect.arrayContaining([
         ['pause', 'succeeded'],
@@ -172,9 +191,14 @@ describe('control is the source of truth, and the engine follows', () => {
       ]),
     );
 
-    const audit = await api<{ items: { action: string; targetId: string | null }[] }>('GET', '/v1/audit?action=instance.*');
+    const audit = await api<{ items: { action: string; targetId: string | null }[] }>(
+      'GET',
+      '/v1/audit?action=instance.*',
+    );
     const steps = audit.body.items.filter((e) => e.targetId === paused.instance.id).map((e) => e.action);
-    expect(steps).toEqual(expect.arrayContaining(['instance.create', 'instance.update', 'instance.pause', 'instance.resume']));
+    expect(steps).toEqual(
+      expect.arrayContaining(['instance.create', 'instance.update', 'instance.pause', 'instance.resume']),
+    );
     expect((await api('GET', '/v1/audit/verify')).body).toMatchObject({ ok: true });
   });
 
@@ -182,7 +206,9 @@ describe('control is the source of truth, and the engine follows', () => {
     const tenant = await api<Tenant>('POST', '/v1/tenants', { name: 'Interruptor' });
     const { sim, phoneNumberId } = await onboard(tenant.body.id, 'main');
     await api('PUT', '/v1/flags/engine.enabled', { enabled: false });
-    await eventually(async () => (planes.engine.app.configSync.globalFlags()['engine.enabled'] === false ? true : undefined));
+    await eventually(async () =>
+      planes.engine.app.configSync.globalFlags()['engine.enabled'] === false ? true : undefined,
+    );
     const report = await inbound(phoneNumberId, ['apagado']);
     expect(report.results.map((r) => r.status)).toEqual([200]);
     await new Promise((r) => setTimeout(r, 1_500));

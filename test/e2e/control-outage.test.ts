@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { sendWebhooks, whatsappTextMessage } from '@mic/meta-sandbox';
-import type { NexusSim } from '@mic/nexus-sim';
 import { eventually, startTestMailbox, TEST_DATABASE_URL, type TestMailbox } from '@mic/platform/testing';
 import {
   connectSimInstance,
@@ -66,7 +65,7 @@ describe(`control down on ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite'}`, () => {
         name: 'outage',
         phoneNumberId: '100000000077',
       });
-      cleanups.push(() => (sim as NexusSim).stop());
+      cleanups.push(() => sim.stop());
 
       expect((await control.stop()).code).toBe(0);
       const texts = Array.from({ length: 60 }, (_, i) => `mensaje ${i}`);

@@ -51,7 +51,12 @@ export function withTestInstance(s: ConfigSnapshot, instance: TestInstanceRoute)
     s.tenants.push({
       id: tenantId,
       modules: { whatsapp: true, messenger: true, instagram: true, marketing: true, publishing: true },
-      limits: { messagesPerMonth: null, sendsPerSecond: 80, broadcastSize: null, priorities: ['critical', 'conversation', 'marketing'] },
+      limits: {
+        messagesPerMonth: null,
+        sendsPerSecond: 80,
+        broadcastSize: null,
+        priorities: ['critical', 'conversation', 'marketing'],
+      },
     });
   }
   const previous = s.instances.find((i) => i.id === instance.id);

@@ -18,11 +18,15 @@ export const TenantModules = Type.Object(
     marketing: Type.Boolean(),
     publishing: Type.Boolean(),
   },
-  { description: "modules a tenant has: a module turned off holds its events and refuses its sends" },
+  { description: 'modules a tenant has: a module turned off holds its events and refuses its sends' },
 );
 export type TenantModules = Static<typeof TenantModules>;
 
-export const SendPriority = Type.Union([Type.Literal('critical'), Type.Literal('conversation'), Type.Literal('marketing')]);
+export const SendPriority = Type.Union([
+  Type.Literal('critical'),
+  Type.Literal('conversation'),
+  Type.Literal('marketing'),
+]);
 export type SendPriority = Static<typeof SendPriority>;
 
 export const TenantLimits = Type.Object({

@@ -21,7 +21,12 @@ export const InstanceRoute = Type.Object({
   kind: Type.Union([Type.Literal('nexus'), Type.Literal('hub')]),
   webhookUrl: Type.Union([Type.String(), Type.Null()]),
   deliveryFormat: DeliveryFormat,
-  state: Type.Union([Type.Literal('active'), Type.Literal('paused'), Type.Literal('suspended'), Type.Literal('deprovisioned')]),
+  state: Type.Union([
+    Type.Literal('active'),
+    Type.Literal('paused'),
+    Type.Literal('suspended'),
+    Type.Literal('deprovisioned'),
+  ]),
   disabledAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
     description: 'set when the endpoint answered 410 Gone; control re-enables it (a new endpoint revision)',
   }),

@@ -56,7 +56,10 @@ class MicFlagProvider implements Provider {
     if (value === undefined) {
       return { value: defaultValue, reason: StandardResolutionReasons.ERROR, errorCode: ErrorCode.FLAG_NOT_FOUND };
     }
-    return { value, reason: context.targetingKey ? StandardResolutionReasons.TARGETING_MATCH : StandardResolutionReasons.STATIC };
+    return {
+      value,
+      reason: context.targetingKey ? StandardResolutionReasons.TARGETING_MATCH : StandardResolutionReasons.STATIC,
+    };
   }
 
   #unsupported<T>(defaultValue: T): Promise<ResolutionDetails<T>> {

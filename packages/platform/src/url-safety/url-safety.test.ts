@@ -41,7 +41,9 @@ describe('instance URLs and SSRF', () => {
   it('accepts a private address when the policy allows private ranges, or that network', async () => {
     expect(await refusal('http://127.0.0.1/', { allowPrivate: true, allowedNetworks: [] })).toBeNull();
     expect(await refusal('http://10.20.1.5/', { allowPrivate: false, allowedNetworks: ['10.20.0.0/16'] })).toBeNull();
-    expect(await refusal('http://10.21.1.5/', { allowPrivate: false, allowedNetworks: ['10.20.0.0/16'] })).not.toBeNull();
+    expect(
+      await refusal('http://10.21.1.5/', { allowPrivate: false, allowedNetworks: ['10.20.0.0/16'] }),
+    ).not.toBeNull();
   });
 
   it('parses a list of networks and names a wrong one', () => {

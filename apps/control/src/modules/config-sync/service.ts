@@ -36,7 +36,10 @@ export class ConfigPublisher {
     const [row] = await tx
       .insert(configVersion)
       .values({ id: 1, version: 1, changedAt: now })
-      .onConflictDoUpdate({ target: configVersion.id, set: { version: sql`${configVersion.version} + 1`, changedAt: now } })
+      .onConflictDoUpdate({
+        target: configVersion.id,
+        set: { version: sql`${configVersion.version} + 1`, changedAt: now },
+      })
       .returning({ version: configVersion.version });
     await this.#outbox.enqueue({ method: 'POST', path: '/internal/v1/config/hint', body: {} }, tx, {
       coalesceKey: 'config-hint',

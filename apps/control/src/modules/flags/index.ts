@@ -22,7 +22,10 @@ const FlagView = Type.Object({
   updatedBy: Type.Union([Type.String(), Type.Null()]),
 });
 
-const serialize = (f: ReturnType<FeatureFlags['list']>[number]) => ({ ...f, updatedAt: f.updatedAt?.toISOString() ?? null });
+const serialize = (f: ReturnType<FeatureFlags['list']>[number]) => ({
+  ...f,
+  updatedAt: f.updatedAt?.toISOString() ?? null,
+});
 
 export default fp(
   async (app: HttpServer) => {
@@ -41,7 +44,10 @@ export default fp(
     const tags = ['flags'];
     app.get(
       '/v1/flags',
-      { config: { permission: 'flags.read' }, schema: { tags, summary: 'Global flags', response: { 200: Type.Array(FlagView) } } },
+      {
+        config: { permission: 'flags.read' },
+        schema: { tags, summary: 'Global flags', response: { 200: Type.Array(FlagView) } },
+      },
       async () => featureFlags.list().map(serialize),
     );
     app.put(
@@ -50,7 +56,8 @@ export default fp(
         config: { permission: 'flags.write' },
         schema: {
           tags,
-          summary: 'Turn a global flag on or off (engine.enabled off: nothing is delivered or sent; ingress keeps storing)',
+          summary:
+            'Turn a global flag on or off (engine.enabled off: nothing is delivered or sent; ingress keeps storing)',
           params: Type.Object({ key: Type.String({ maxLength: 100 }) }),
           body: Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false }),
           response: { 200: FlagView },

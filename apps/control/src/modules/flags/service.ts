@@ -51,7 +51,8 @@ export class FeatureFlags {
 
   /** Sets a flag inside the caller's transaction; returns the state before and after. */
   async set(tx: Db, key: string, enabled: boolean, by: string): Promise<{ before: FlagState; after: FlagState }> {
-    if (!isGlobalFlag(key)) throw problems.notFound(`no flag ${key}; known flags: ${Object.keys(GLOBAL_FLAGS).join(', ')}`);
+    if (!isGlobalFlag(key))
+      throw problems.notFound(`no flag ${key}; known flags: ${Object.keys(GLOBAL_FLAGS).join(', ')}`);
     const before = this.list().find((f) => f.key === key)!;
     const row = { key, enabled, updatedAt: this.#clock.now(), updatedBy: by };
     await tx.insert(featureFlags).values(row).onConflictDoUpdate({ target: featureFlags.key, set: row });

@@ -13,7 +13,9 @@ export default fp(
   async (app: HttpServer) => {
     app.post(
       '/internal/v1/hub/events',
-      { schema: { tags: ['hub'], summary: "An event of the hub's own channels, from the engine", body: DeliveredEvent } },
+      {
+        schema: { tags: ['hub'], summary: "An event of the hub's own channels, from the engine", body: DeliveredEvent },
+      },
       async (req, reply) => {
         const event = req.body;
         await app.db.orm
@@ -43,9 +45,13 @@ export default fp(
         },
       },
       async (req) =>
-        (await app.db.orm.select({ event: hubEvents.event }).from(hubEvents).orderBy(desc(hubEvents.receivedAt)).limit(req.query.limit ?? 100)).map(
-          (r) => r.event,
-        ),
+        (
+          await app.db.orm
+            .select({ event: hubEvents.event })
+            .from(hubEvents)
+            .orderBy(desc(hubEvents.receivedAt))
+            .limit(req.query.limit ?? 100)
+        ).map((r) => r.event),
     );
   },
   { name: 'hub' },

@@ -56,8 +56,16 @@ async function deliver(app: HttpServer, logger: Logger, request: EngineRequest):
     await app.engine.request(request.method, request.path, request.body);
   } catch (error) {
     // A 4xx other than 408/409/429 will never succeed: log it and drop it instead of retrying for days.
-    if (error instanceof PeerError && error.status >= 400 && error.status < 500 && ![408, 409, 429].includes(error.status)) {
-      logger.error({ request: { method: request.method, path: request.path }, err: error }, 'engine refused an outbox request');
+    if (
+      error instanceof PeerError &&
+      error.status >= 400 &&
+      error.status < 500 &&
+      ![408, 409, 429].includes(error.status)
+    ) {
+      logger.error(
+        { request: { method: request.method, path: request.path }, err: error },
+        'engine refused an outbox request',
+      );
       return;
     }
     throw error;

@@ -14,7 +14,12 @@ declare module 'fastify' {
 
 export default fp(
   async (app: HttpServer, options: { urlPolicy: UrlPolicy }) => {
-    const tenants = new Tenants({ db: app.db.orm, clock: app.clock, publisher: app.configPublisher, urlPolicy: options.urlPolicy });
+    const tenants = new Tenants({
+      db: app.db.orm,
+      clock: app.clock,
+      publisher: app.configPublisher,
+      urlPolicy: options.urlPolicy,
+    });
     app.decorate('tenants', tenants);
     app.configPublisher.section(() => tenants.snapshotSection());
     tenants.onChange((tx, change) =>
@@ -42,7 +47,10 @@ export default fp(
     // Pause and resume reach the instance itself through a signed command, issued in the change's transaction.
     tenants.useInstanceCommand(async (tx, instance, command, reason, actor) => {
       if (!instance.controlUrl) return;
-      await app.instanceControl.issue({ instanceId: instance.id, command, args: { reason }, requestedBy: actor.id ?? actor.label }, tx);
+      await app.instanceControl.issue(
+        { instanceId: instance.id, command, args: { reason }, requestedBy: actor.id ?? actor.label },
+        tx,
+      );
     });
     await tenants.ensureHub();
     registerTenantRoutes(app);

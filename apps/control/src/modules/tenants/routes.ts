@@ -64,11 +64,15 @@ export const serializeChannel = (c: ChannelRow) => ({
 /** The Meta object whose webhooks the app subscribes to: the WABA, or the (linked) page. */
 function subscriptionObject(body: CreateChannel): string {
   if (body.platform === 'whatsapp') {
-    if (!body.wabaId) throw problems.validation([{ field: 'body.wabaId', message: 'a WhatsApp channel needs its business account id' }]);
+    if (!body.wabaId)
+      throw problems.validation([
+        { field: 'body.wabaId', message: 'a WhatsApp channel needs its business account id' },
+      ]);
     return body.wabaId;
   }
   if (body.platform === 'instagram') {
-    if (!body.pageId) throw problems.validation([{ field: 'body.pageId', message: 'an Instagram account needs its linked page id' }]);
+    if (!body.pageId)
+      throw problems.validation([{ field: 'body.pageId', message: 'an Instagram account needs its linked page id' }]);
     return body.pageId;
   }
   return body.pageId ?? body.channelId;
@@ -87,7 +91,10 @@ export function registerTenantRoutes(app: HttpServer): void {
 
   app.get(
     '/v1/tenants',
-    { config: { permission: 'tenants.read' }, schema: { tags, summary: 'Tenants', response: { 200: Type.Array(Tenant) } } },
+    {
+      config: { permission: 'tenants.read' },
+      schema: { tags, summary: 'Tenants', response: { 200: Type.Array(Tenant) } },
+    },
     async () => (await app.tenants.listTenants()).map(serializeTenant),
   );
   app.post(
@@ -103,18 +110,30 @@ export function registerTenantRoutes(app: HttpServer): void {
   );
   app.get(
     '/v1/tenants/:tenantId',
-    { config: { permission: 'tenants.read' }, schema: { tags, summary: 'A tenant', params: TenantParams, response: { 200: Tenant } } },
+    {
+      config: { permission: 'tenants.read' },
+      schema: { tags, summary: 'A tenant', params: TenantParams, response: { 200: Tenant } },
+    },
     async (req) => serializeTenant(await app.tenants.tenant(req.params.tenantId)),
   );
   app.patch(
     '/v1/tenants/:tenantId',
     {
       config: { permission: 'tenants.write' },
-      schema: { tags, summary: "Change a tenant's name, modules or limits", params: TenantParams, body: UpdateTenant, response: { 200: Tenant } },
+      schema: {
+        tags,
+        summary: "Change a tenant's name, modules or limits",
+        params: TenantParams,
+        body: UpdateTenant,
+        response: { 200: Tenant },
+      },
     },
     async (req) => serializeTenant(await app.tenants.updateTenant(req.params.tenantId, req.body, actorOf(req))),
   );
-  for (const [verb, paused] of [['pause', true], ['resume', false]] as const) {
+  for (const [verb, paused] of [
+    ['pause', true],
+    ['resume', false],
+  ] as const) {
     app.post(
       `/v1/tenants/:tenantId/${verb}`,
       {
@@ -147,7 +166,9 @@ export function registerTenantRoutes(app: HttpServer): void {
       },
     },
     async (req) =>
-      (await app.tenants.listInstances(req.query.tenantId ? { tenantId: req.query.tenantId } : {})).map(serializeInstance),
+      (await app.tenants.listInstances(req.query.tenantId ? { tenantId: req.query.tenantId } : {})).map(
+        serializeInstance,
+      ),
   );
   app.post(
     '/v1/tenants/:tenantId/instances',
@@ -206,9 +227,18 @@ export function registerTenantRoutes(app: HttpServer): void {
       `/v1/instances/:instanceId/${verb}`,
       {
         config: { permission },
-        schema: { tags: instanceTags, summary, params: InstanceIdParams, body: StateChange, response: { 200: Instance } },
+        schema: {
+          tags: instanceTags,
+          summary,
+          params: InstanceIdParams,
+          body: StateChange,
+          response: { 200: Instance },
+        },
       },
-      async (req) => serializeInstance(await app.tenants.setInstanceState(req.params.instanceId, state, reasonOf(req.body), actorOf(req))),
+      async (req) =>
+        serializeInstance(
+          await app.tenants.setInstanceState(req.params.instanceId, state, reasonOf(req.body), actorOf(req)),
+        ),
     );
   }
   app.post(
@@ -245,7 +275,8 @@ export function registerTenantRoutes(app: HttpServer): void {
       config: { permission: 'channels.write' },
       schema: {
         tags: channelTags,
-        summary: "Add a channel: its token goes to the engine's secret store and the Meta app is subscribed to its webhooks",
+        summary:
+          "Add a channel: its token goes to the engine's secret store and the Meta app is subscribed to its webhooks",
         params: InstanceIdParams,
         body: CreateChannel,
         response: { 201: Channel },
@@ -257,11 +288,15 @@ export function registerTenantRoutes(app: HttpServer): void {
       const instance = await app.tenants.checkChannelFree(req.params.instanceId, channel);
       let connection: ChannelConnection;
       try {
-        connection = await app.engine.request<ChannelConnection>('PUT', connectionPath(channel.platform, channel.channelId), {
-          accessToken,
-          objectId,
-          ...(channel.metaApp ? { metaApp: channel.metaApp } : {}),
-        });
+        connection = await app.engine.request<ChannelConnection>(
+          'PUT',
+          connectionPath(channel.platform, channel.channelId),
+          {
+            accessToken,
+            objectId,
+            ...(channel.metaApp ? { metaApp: channel.metaApp } : {}),
+          },
+        );
       } catch (error) {
         throw peerProblem(error, 'engine');
       }
@@ -291,7 +326,10 @@ export function registerTenantRoutes(app: HttpServer): void {
       await app.tenants.channel(platform, channelId);
       let connection: ChannelConnection;
       try {
-        connection = await app.engine.request<ChannelConnection>('POST', `${connectionPath(platform, channelId)}/resubscribe`);
+        connection = await app.engine.request<ChannelConnection>(
+          'POST',
+          `${connectionPath(platform, channelId)}/resubscribe`,
+        );
       } catch (error) {
         throw peerProblem(error, 'engine');
       }
@@ -305,7 +343,8 @@ export function registerTenantRoutes(app: HttpServer): void {
       config: { permission: 'channels.write' },
       schema: {
         tags: channelTags,
-        summary: 'Remove a channel: the engine unsubscribes the app and forgets the token (queued while the engine is down)',
+        summary:
+          'Remove a channel: the engine unsubscribes the app and forgets the token (queued while the engine is down)',
         params: ChannelParams,
       },
     },

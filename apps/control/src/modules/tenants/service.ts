@@ -172,7 +172,10 @@ export class Tenants {
     };
     return this.#change(actor, async (tx) => {
       await tx.insert(tenants).values(row);
-      return { result: row, changes: [{ action: 'tenant.create', targetType: 'tenant', targetId: row.id, before: null, after: row }] };
+      return {
+        result: row,
+        changes: [{ action: 'tenant.create', targetType: 'tenant', targetId: row.id, before: null, after: row }],
+      };
     });
   }
 
@@ -187,7 +190,10 @@ export class Tenants {
         updatedAt: this.#clock.now(),
       };
       await tx.update(tenants).set(after).where(eq(tenants.id, id));
-      return { result: after, changes: [{ action: 'tenant.update', targetType: 'tenant', targetId: id, before, after }] };
+      return {
+        result: after,
+        changes: [{ action: 'tenant.update', targetType: 'tenant', targetId: id, before, after }],
+      };
     });
   }
 
@@ -209,7 +215,13 @@ export class Tenants {
       const after = { ...before, status: paused ? 'paused' : 'active', updatedAt: this.#clock.now() };
       await tx.update(tenants).set(after).where(eq(tenants.id, id));
       const changes: Omit<Change, 'actor'>[] = [
-        { action: paused ? 'tenant.pause' : 'tenant.resume', targetType: 'tenant', targetId: id, before, after: { ...after, reason } },
+        {
+          action: paused ? 'tenant.pause' : 'tenant.resume',
+          targetType: 'tenant',
+          targetId: id,
+          before,
+          after: { ...after, reason },
+        },
       ];
       const affected = await tx
         .select()
@@ -282,7 +294,10 @@ export class Tenants {
         updatedAt: now,
       };
       await tx.insert(instances).values(row);
-      return { result: row, changes: [{ action: 'instance.create', targetType: 'instance', targetId: row.id, before: null, after: row }] };
+      return {
+        result: row,
+        changes: [{ action: 'instance.create', targetType: 'instance', targetId: row.id, before: null, after: row }],
+      };
     });
   }
 
@@ -305,7 +320,10 @@ export class Tenants {
         updatedAt: this.#clock.now(),
       };
       await tx.update(instances).set(after).where(eq(instances.id, id));
-      return { result: after, changes: [{ action: 'instance.update', targetType: 'instance', targetId: id, before, after }] };
+      return {
+        result: after,
+        changes: [{ action: 'instance.update', targetType: 'instance', targetId: id, before, after }],
+      };
     });
   }
 
@@ -315,7 +333,10 @@ export class Tenants {
       const before = await this.#instanceFor(tx, id);
       const after = { ...before, endpointRevision: before.endpointRevision + 1, updatedAt: this.#clock.now() };
       await tx.update(instances).set(after).where(eq(instances.id, id));
-      return { result: after, changes: [{ action: 'instance.endpoint.enable', targetType: 'instance', targetId: id, before, after }] };
+      return {
+        result: after,
+        changes: [{ action: 'instance.endpoint.enable', targetType: 'instance', targetId: id, before, after }],
+      };
     });
   }
 
@@ -340,7 +361,12 @@ export class Tenants {
     if (before.kind === 'nexus' && (state === 'paused' || state === 'active')) {
       await this.#command(tx, row, state === 'paused' ? 'pause' : 'resume', reason, actor);
     }
-    const action = { paused: 'instance.pause', active: 'instance.resume', suspended: 'instance.suspend', deprovisioned: 'instance.deprovision' }[state];
+    const action = {
+      paused: 'instance.pause',
+      active: 'instance.resume',
+      suspended: 'instance.suspend',
+      deprovisioned: 'instance.deprovision',
+    }[state];
     const change: Omit<Change, 'actor'> = { action, targetType: 'instance', targetId: before.id, before, after: row };
     return { row, change };
   }
@@ -384,7 +410,10 @@ export class Tenants {
   }
 
   /** Refuses a channel that another instance owns (409), before its token goes anywhere. */
-  async checkChannelFree(instanceId: string, input: Pick<CreateChannel, 'platform' | 'channelId'>): Promise<InstanceRow> {
+  async checkChannelFree(
+    instanceId: string,
+    input: Pick<CreateChannel, 'platform' | 'channelId'>,
+  ): Promise<InstanceRow> {
     const instance = await this.instance(instanceId);
     if (instance.state === 'deprovisioned') throw conflict(`instance ${instanceId} is deprovisioned`);
     const [owner] = await this.#db
@@ -436,7 +465,18 @@ export class Tenants {
         .values(stored)
         .onConflictDoUpdate({ target: [channels.platform, channels.channelId], set: stored });
       const action = before ? 'channel.reconnect' : 'channel.add';
-      return { result: stored, changes: [{ action, targetType: 'channel', targetId: `${row.platform}:${row.channelId}`, before: before ?? null, after: stored }] };
+      return {
+        result: stored,
+        changes: [
+          {
+            action,
+            targetType: 'channel',
+            targetId: `${row.platform}:${row.channelId}`,
+            before: before ?? null,
+            after: stored,
+          },
+        ],
+      };
     });
   }
 
@@ -461,7 +501,18 @@ export class Tenants {
         .returning();
       if (!before) throw problems.notFound(`no ${platform} channel ${channelId}`);
       await inTx(tx);
-      return { result: undefined, changes: [{ action: 'channel.remove', targetType: 'channel', targetId: `${platform}:${channelId}`, before, after: null }] };
+      return {
+        result: undefined,
+        changes: [
+          {
+            action: 'channel.remove',
+            targetType: 'channel',
+            targetId: `${platform}:${channelId}`,
+            before,
+            after: null,
+          },
+        ],
+      };
     });
   }
 
@@ -476,17 +527,15 @@ export class Tenants {
     ]);
     return {
       tenants: tenantRows.map((t) => ({ id: t.id, modules: completeModules(t.modules), limits: t.limits })),
-      instances: instanceRows.map(
-        (i): SnapshotInstance => ({
-          id: i.id,
-          tenantId: i.tenantId,
-          kind: i.kind as SnapshotInstance['kind'],
-          webhookUrl: i.webhookUrl,
-          deliveryFormat: i.deliveryFormat as SnapshotInstance['deliveryFormat'],
-          state: i.state as InstanceState,
-          endpointRevision: i.endpointRevision,
-        }),
-      ),
+      instances: instanceRows.map((i): SnapshotInstance => ({
+        id: i.id,
+        tenantId: i.tenantId,
+        kind: i.kind as SnapshotInstance['kind'],
+        webhookUrl: i.webhookUrl,
+        deliveryFormat: i.deliveryFormat as SnapshotInstance['deliveryFormat'],
+        state: i.state as InstanceState,
+        endpointRevision: i.endpointRevision,
+      })),
       channels: channelRows
         .filter((c) => instanceRows.some((i) => i.id === c.instanceId))
         .map((c) => ({ platform: c.platform as 'whatsapp', channelId: c.channelId, instanceId: c.instanceId })),
@@ -500,7 +549,12 @@ export class Tenants {
       ne(instances.state, 'deprovisioned'),
       ids ? inArray(instances.id, ids) : undefined,
     ].filter((c) => c !== undefined);
-    return (await this.#db.select().from(instances).where(and(...conditions))).filter((i) => i.controlUrl);
+    return (
+      await this.#db
+        .select()
+        .from(instances)
+        .where(and(...conditions))
+    ).filter((i) => i.controlUrl);
   }
 }
 

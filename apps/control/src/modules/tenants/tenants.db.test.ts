@@ -37,15 +37,15 @@ describe('tenants', () => {
     expect(res.statusCode).toBe(201);
     const tenant = res.json<Tenant>();
     expect(tenant).toMatchObject({
-      id: expect.stringMatching(/^ten_[0-9a-f]{32}$/),
+      id: expect.stringMatching(/^ten_[0-9a-f]{32}$/) as string,
       status: 'active',
       modules: { whatsapp: true, messenger: true, instagram: true, marketing: false, publishing: false },
       limits: { sendsPerSecond: 20, messagesPerMonth: null },
     });
     const patched = await api(control, 'PATCH', `/v1/tenants/${tenant.id}`, { modules: { marketing: true } });
     expect(patched.json<Tenant>().modules).toMatchObject({ marketing: true, whatsapp: true });
-    expect((await control.app.flags.isEnabled('tenant.module.marketing', tenant.id))).toBe(true);
-    expect((await control.app.flags.isEnabled('tenant.module.publishing', tenant.id))).toBe(false);
+    expect(await control.app.flags.isEnabled('tenant.module.marketing', tenant.id)).toBe(true);
+    expect(await control.app.flags.isEnabled('tenant.module.publishing', tenant.id)).toBe(false);
   });
 
   it('answers a clear problem for an unknown tenant and for a bad body', async () => {
@@ -70,7 +70,7 @@ describe('instances', () => {
     expect(res.json()).toMatchObject({
       instance: { tenantId: tenant.id, state: 'active', kind: 'nexus' },
       credentials: null,
-      credentialsError: expect.stringContaining('/credentials'),
+      credentialsError: expect.stringContaining('/credentials') as string,
     });
   });
 
@@ -79,7 +79,9 @@ describe('instances', () => {
     for (const webhookUrl of ['http://127.0.0.1:8080/hooks', 'http://169.254.169.254/latest', 'http://[::1]/x']) {
       const res = await api(strict, 'POST', `/v1/tenants/${tenant.id}/instances`, { name: 'x', webhookUrl });
       expect(res.statusCode).toBe(400);
-      expect(res.json()).toMatchObject({ errors: [{ field: 'body.webhookUrl', message: expect.stringContaining('private') }] });
+      expect(res.json()).toMatchObject({
+        errors: [{ field: 'body.webhookUrl', message: expect.stringContaining('private') as string }],
+      });
     }
     expect((await api(strict, 'GET', `/v1/instances?tenantId=${tenant.id}`)).json()).toEqual([]);
   });
@@ -87,7 +89,10 @@ describe('instances', () => {
   it('pauses and resumes an instance, and a tenant pause holds every instance of it', async () => {
     const { tenant, instance } = await tenantWithInstance('Pausas');
     const second = (
-      await api(control, 'POST', `/v1/tenants/${tenant.id}/instances`, { name: 'second', webhookUrl: 'http://127.0.0.1:9/b' })
+      await api(control, 'POST', `/v1/tenants/${tenant.id}/instances`, {
+        name: 'second',
+        webhookUrl: 'http://127.0.0.1:9/b',
+      })
     ).json<{ instance: Instance }>().instance;
 
     const paused = await api(control, 'POST', `/v1/instances/${instance.id}/pause`, { reason: 'maintenance' });
@@ -103,14 +108,19 @@ describe('instances', () => {
     await api(control, 'POST', `/v1/tenants/${tenant.id}/resume`, { reason: 'paid' });
     const states = (await api(control, 'GET', `/v1/instances?tenantId=${tenant.id}`)).json<Instance[]>();
     // The tenant resume brings back what the tenant pause held; the instance paused on its own stays paused.
-    expect(Object.fromEntries(states.map((i) => [i.id, i.state]))).toEqual({ [instance.id]: 'paused', [second.id]: 'active' });
+    expect(Object.fromEntries(states.map((i) => [i.id, i.state]))).toEqual({
+      [instance.id]: 'paused',
+      [second.id]: 'active',
+    });
 
     const audit = await api(control, 'GET', `/v1/audit?action=instance.*`);
     const actions = audit
       .json<{ items: { action: string; targetId: string }[] }>()
       .items.filter((r) => [instance.id, second.id].includes(r.targetId))
       .map((r) => r.action);
-    expect(actions.sort()).toEqual(['instance.create', 'instance.create', 'instance.pause', 'instance.pause', 'instance.resume'].sort());
+    expect(actions.sort()).toEqual(
+      ['instance.create', 'instance.create', 'instance.pause', 'instance.pause', 'instance.resume'].sort(),
+    );
     expect(await control.app.audit.verify()).toMatchObject({ ok: true });
   });
 
@@ -166,7 +176,11 @@ describe('config snapshot', () => {
     expect(second.statusCode).toBe(200);
     const body = second.json<ConfigSnapshot>();
     expect(body.version).toBeGreaterThan(first.json<ConfigSnapshot>().version);
-    expect(body.instances.find((i) => i.id === instance.id)).toMatchObject({ state: 'active', kind: 'nexus', webhookUrl: 'http://127.0.0.1:9/hooks' });
+    expect(body.instances.find((i) => i.id === instance.id)).toMatchObject({
+      state: 'active',
+      kind: 'nexus',
+      webhookUrl: 'http://127.0.0.1:9/hooks',
+    });
     expect(body.instances.find((i) => i.id === 'ins_hub')).toMatchObject({ kind: 'hub', webhookUrl: null });
     expect(JSON.stringify(body)).not.toMatch(/token|secret|password/i);
   });

@@ -9,7 +9,11 @@ const APP_SECRET = 'config-sync-test-app-secret';
 let engine: TestEngine;
 
 beforeAll(async () => {
-  engine = await startTestEngine({ META_APP_SECRET: APP_SECRET, QUEUE_POLLING_INTERVAL: '300ms', CONFIG_SYNC_STALE_AFTER: '1s' });
+  engine = await startTestEngine({
+    META_APP_SECRET: APP_SECRET,
+    QUEUE_POLLING_INTERVAL: '300ms',
+    CONFIG_SYNC_STALE_AFTER: '1s',
+  });
 });
 afterAll(() => engine?.stop());
 
@@ -17,7 +21,11 @@ let phone = 300_000_000;
 let wamid = 0;
 
 async function simInstance(id: string, tenantId?: string) {
-  const created = await engine.app.inject({ method: 'POST', url: `/internal/v1/instances/${id}/credentials`, headers: engine.auth });
+  const created = await engine.app.inject({
+    method: 'POST',
+    url: `/internal/v1/instances/${id}/credentials`,
+    headers: engine.auth,
+  });
   const sim = await startNexusSim({ secrets: [created.json<{ signingSecret: string }>().signingSecret] });
   const phoneNumberId = String((phone += 1));
   await routeTestInstance(engine, {
@@ -60,8 +68,7 @@ async function inbound(phoneNumberId: string, from: string, text: string) {
   expect(res.statusCode).toBe(200);
 }
 
-const texts = (sim: NexusSim) =>
-  sim.received().map((d) => (d.event.data as { text?: string }).text);
+const texts = (sim: NexusSim) => sim.received().map((d) => (d.event.data as { text?: string }).text);
 
 const setState = (id: string, state: 'active' | 'paused') =>
   applyTestConfig(engine, (s) => {
@@ -98,7 +105,10 @@ describe('running from the config snapshot', () => {
     await inbound(phoneNumberId, '5215550102', 'apagado');
     await settle();
     expect(sim.received()).toHaveLength(0);
-    expect((await engine.app.deliveries.list({ instanceId: 'ins_csflag' }))[0]).toMatchObject({ state: 'pending', attempts: 0 });
+    expect((await engine.app.deliveries.list({ instanceId: 'ins_csflag' }))[0]).toMatchObject({
+      state: 'pending',
+      attempts: 0,
+    });
 
     await applyTestConfig(engine, (s) => {
       s.flags['engine.enabled'] = true;
@@ -130,7 +140,11 @@ describe('running from the config snapshot', () => {
   });
 
   it('refuses the sends of a paused instance with 423, of a module that is off with 403', async () => {
-    await routeTestInstance(engine, { id: 'ins_cssend', tenantId: 'ten_cssend', webhookUrl: 'https://nexus.example.com/hooks' });
+    await routeTestInstance(engine, {
+      id: 'ins_cssend',
+      tenantId: 'ten_cssend',
+      webhookUrl: 'https://nexus.example.com/hooks',
+    });
     const refusal = async (platform?: 'whatsapp') => {
       try {
         await engine.app.assertInstanceMaySend('ins_cssend', platform);
@@ -163,10 +177,15 @@ describe('running from the config snapshot', () => {
     await engine.app.configSync.pull(); // control's address points nowhere in this test
     await eventually(async () => {
       const res = await engine.app.inject({ method: 'GET', url: '/health/api' });
-      const check = res.json<{ checks: Record<string, { status: string; output?: string }[]> }>().checks['config:snapshot']?.[0];
+      const check = res.json<{ checks: Record<string, { status: string; output?: string }[]> }>().checks[
+        'config:snapshot'
+      ]?.[0];
       return check?.status === 'warn' && check.output?.includes(`snapshot v`) ? true : undefined;
     }, 5_000);
     const status = await engine.app.inject({ method: 'GET', url: '/internal/v1/config', headers: engine.auth });
-    expect(status.json()).toMatchObject({ version: engine.app.configSync.snapshot!.version, lastError: expect.stringContaining('control') });
+    expect(status.json()).toMatchObject({
+      version: engine.app.configSync.snapshot!.version,
+      lastError: expect.stringContaining('control') as string,
+    });
   });
 });

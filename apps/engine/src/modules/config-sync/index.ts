@@ -1,6 +1,14 @@
 import fp from 'fastify-plugin';
 import { ConfigSyncStatus, ENGINE_HEALTH_PATH, type ChannelPlatform } from '@mic/contracts';
-import { Flags, InternalClient, Problem, tenantModuleFlag, type HttpServer, type Logger, type Observation } from '@mic/platform';
+import {
+  Flags,
+  InternalClient,
+  Problem,
+  tenantModuleFlag,
+  type HttpServer,
+  type Logger,
+  type Observation,
+} from '@mic/platform';
 import { ConfigSync } from './service.ts';
 
 export { ConfigSync } from './service.ts';
@@ -66,10 +74,20 @@ export default fp(
     app.decorate('assertInstanceMaySend', async (instanceId: string, platform?: ChannelPlatform) => {
       const instance = sync.instance(instanceId);
       if (!(await flags.isEnabled('engine.enabled'))) {
-        throw new Problem({ status: 503, type: 'engine-disabled', title: 'The engine is not sending now', detail: 'engine.enabled is off; try again later' });
+        throw new Problem({
+          status: 503,
+          type: 'engine-disabled',
+          title: 'The engine is not sending now',
+          detail: 'engine.enabled is off; try again later',
+        });
       }
       if (!instance) {
-        throw new Problem({ status: 423, type: 'instance-unknown', title: 'The instance is not configured', detail: 'the engine has no configuration for this instance yet' });
+        throw new Problem({
+          status: 423,
+          type: 'instance-unknown',
+          title: 'The instance is not configured',
+          detail: 'the engine has no configuration for this instance yet',
+        });
       }
       if (instance.state !== 'active') {
         throw new Problem({
@@ -81,7 +99,13 @@ export default fp(
         });
       }
       if (platform && !(await flags.isEnabled(tenantModuleFlag(platform), instance.tenantId))) {
-        throw new Problem({ status: 403, type: 'module-disabled', title: 'The module is off', detail: `the ${platform} module is off for this tenant`, module: platform });
+        throw new Problem({
+          status: 403,
+          type: 'module-disabled',
+          title: 'The module is off',
+          detail: `the ${platform} module is off for this tenant`,
+          module: platform,
+        });
       }
     });
 
@@ -98,7 +122,11 @@ export default fp(
         const status = sync.status();
         const base = { componentType: 'component', observedUnit: 's', time: app.clock.now().toISOString() };
         if (status.version === null) {
-          return { ...base, status: 'warn', output: `no config snapshot from control yet: nothing is routed (${status.lastError ?? 'not asked yet'})` };
+          return {
+            ...base,
+            status: 'warn',
+            output: `no config snapshot from control yet: nothing is routed (${status.lastError ?? 'not asked yet'})`,
+          };
         }
         const age = status.ageSeconds ?? Number.POSITIVE_INFINITY;
         const observedValue = Number.isFinite(age) ? Math.round(age) : null;
@@ -128,7 +156,13 @@ export default fp(
     );
     app.get(
       '/internal/v1/config',
-      { schema: { tags, summary: 'The snapshot the engine runs from, and how fresh it is', response: { 200: ConfigSyncStatus } } },
+      {
+        schema: {
+          tags,
+          summary: 'The snapshot the engine runs from, and how fresh it is',
+          response: { 200: ConfigSyncStatus },
+        },
+      },
       async () => sync.status(),
     );
   },

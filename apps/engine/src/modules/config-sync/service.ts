@@ -83,7 +83,9 @@ export class ConfigSync {
     this.#lastAttemptAt = this.#clock.now();
     let body: unknown;
     try {
-      const headers: Record<string, string> = this.#snapshot ? { 'if-none-match': snapshotEtag(this.#snapshot.version) } : {};
+      const headers: Record<string, string> = this.#snapshot
+        ? { 'if-none-match': snapshotEtag(this.#snapshot.version) }
+        : {};
       body = await this.#control.request<unknown>('GET', '/internal/v1/config/snapshot', undefined, headers);
     } catch (error) {
       this.#lastError = error instanceof PeerError ? error.message : String(error);

@@ -59,7 +59,9 @@ export class Routing {
     for (const instance of snapshot.instances) {
       const previous = existing.get(instance.id);
       const endpointIsNew =
-        !previous || instance.endpointRevision > previous.endpointRevision || instance.webhookUrl !== previous.webhookUrl;
+        !previous ||
+        instance.endpointRevision > previous.endpointRevision ||
+        instance.webhookUrl !== previous.webhookUrl;
       if (previous?.disabledAt && endpointIsNew) reenabled.push(instance.id);
       const row = {
         instanceId: instance.id,
@@ -89,13 +91,23 @@ export class Routing {
     const routed: { platform: ChannelPlatform; channelId: string; route: Route }[] = [];
     for (const [key, channel] of wanted) {
       if (owners.get(key) === channel.instanceId) continue;
-      const row = { platform: channel.platform, channelId: channel.channelId, instanceId: channel.instanceId, updatedAt: now };
+      const row = {
+        platform: channel.platform,
+        channelId: channel.channelId,
+        instanceId: channel.instanceId,
+        updatedAt: now,
+      };
       await tx
         .insert(channelRoutes)
         .values(row)
         .onConflictDoUpdate({ target: [channelRoutes.platform, channelRoutes.channelId], set: row });
       const tenantId = snapshot.instances.find((i) => i.id === channel.instanceId)?.tenantId;
-      if (tenantId) routed.push({ platform: channel.platform, channelId: channel.channelId, route: { instanceId: channel.instanceId, tenantId } });
+      if (tenantId)
+        routed.push({
+          platform: channel.platform,
+          channelId: channel.channelId,
+          route: { instanceId: channel.instanceId, tenantId },
+        });
     }
     for (const key of owners.keys()) {
       if (wanted.has(key)) continue;
@@ -110,7 +122,8 @@ export class Routing {
   /** After the snapshot's transaction commits: forget cached routes, route waiting events. */
   async applied(result: Awaited<ReturnType<Routing['apply']>>): Promise<number> {
     this.#forget();
-    for (const instanceId of result.reenabled) for (const listener of this.#reenabledListeners) await listener(instanceId);
+    for (const instanceId of result.reenabled)
+      for (const listener of this.#reenabledListeners) await listener(instanceId);
     let rerouted = 0;
     for (const { platform, channelId, route } of result.routed) {
       for (const listener of this.#listeners) rerouted += await listener(platform, channelId, route);
