@@ -202,6 +202,30 @@ describe('control is the source of truth, and the engine follows', () => {
     expect((await api('GET', '/v1/audit/verify')).body).toMatchObject({ ok: true });
   });
 
+  it("delivers the hub's own channels to control itself, with the service token (tenant zero)", async () => {
+    graph.addObject({ id: 'waba-hub', kind: 'whatsapp-business-account', token: 'EAAG-hub-token' });
+    const channel = await api<Channel>('POST', '/v1/instances/ins_hub/channels', {
+      platform: 'whatsapp',
+      channelId: '1065411111',
+      wabaId: 'waba-hub',
+      accessToken: 'EAAG-hub-token',
+    });
+    expect(channel.status).toBe(201);
+    await eventually(async () => ((await inbound('1065411111', ['hola hub'])).summary.ok === 1 ? true : undefined));
+    const events = await eventually(async () => {
+      const list = await api<{ type: string; tenantId: string; channel: { id: string }; data: { text?: string } }[]>(
+        'GET',
+        '/v1/hub/events',
+      );
+      return list.body.find((e) => e.channel.id === '1065411111') ? list.body : undefined;
+    });
+    expect(events.find((e) => e.channel.id === '1065411111')).toMatchObject({
+      type: 'whatsapp.message.received',
+      tenantId: 'ten_hub',
+      data: { text: 'hola hub' },
+    });
+  });
+
   it('stops every delivery while engine.enabled is off, keeps ingress answering 200, and drains when it is on again', async () => {
     const tenant = await api<Tenant>('POST', '/v1/tenants', { name: 'Interruptor' });
     const { sim, phoneNumberId } = await onboard(tenant.body.id, 'main');

@@ -17,7 +17,7 @@ import {
   type VerifiedControlCommand,
   type VerifyControlOptions,
 } from './control-verify.ts';
-import { readBody, send, sendProblem } from './handler.ts';
+import { readPostedBody, send, sendProblem } from './handler.ts';
 
 /** What a command handler learns besides the args. */
 export interface ControlCommandContext {
@@ -245,20 +245,7 @@ export function createControlHandler(options: ControlHandlerOptions): ControlHan
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const instance = request.url?.split('?')[0];
-    if (request.method !== 'POST') {
-      request.resume();
-      return sendProblem(
-        response,
-        {
-          type: '/problems/method-not-allowed',
-          title: 'Control commands are POSTed',
-          status: 405,
-          detail: `${request.method ?? 'this method'} is not allowed here`,
-        },
-        { allow: 'POST' },
-      );
-    }
-    const body = await readBody(request, response, maxBodyBytes);
+    const body = await readPostedBody(request, response, maxBodyBytes, 'Control commands');
     if (body === null) return;
 
     let verified: VerifiedControlCommand;

@@ -99,10 +99,37 @@ function sendReply(response: ServerResponse, reply: DeliveryReply, instance: str
 }
 
 /**
+ * The body of a POST, or null when the request was answered already: another method (405, with
+ * `what` in the title: "Deliveries are POSTed"), a body over `limit` (413) or a client gone away.
+ */
+export async function readPostedBody(
+  request: IncomingMessage,
+  response: ServerResponse,
+  limit: number,
+  what: string,
+): Promise<Buffer | null> {
+  if (request.method !== 'POST') {
+    request.resume();
+    sendProblem(
+      response,
+      {
+        type: '/problems/method-not-allowed',
+        title: `${what} are POSTed`,
+        status: 405,
+        detail: `${request.method ?? 'this method'} is not allowed here`,
+      },
+      { allow: 'POST' },
+    );
+    return null;
+  }
+  return readBody(request, response, limit);
+}
+
+/**
  * The whole body, or null when there is nothing more to do: it was larger than `limit` (413
  * answered) or the client went away before sending all of it.
  */
-export function readBody(request: IncomingMessage, response: ServerResponse, limit: number): Promise<Buffer | null> {
+function readBody(request: IncomingMessage, response: ServerResponse, limit: number): Promise<Buffer | null> {
   return new Promise((resolve) => {
     const declared = Number(request.headers['content-length']);
     const tooLarge = () => {
@@ -168,20 +195,7 @@ export function createDeliveryHandler(
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const instance = request.url?.split('?')[0];
-    if (request.method !== 'POST') {
-      request.resume();
-      return sendProblem(
-        response,
-        {
-          type: '/problems/method-not-allowed',
-          title: 'Deliveries are POSTed',
-          status: 405,
-          detail: `${request.method ?? 'this method'} is not allowed here`,
-        },
-        { allow: 'POST' },
-      );
-    }
-    const body = await readBody(request, response, maxBodyBytes);
+    const body = await readPostedBody(request, response, maxBodyBytes, 'Deliveries');
     if (body === null) return;
 
     let verified: VerifiedDelivery;

@@ -79,6 +79,20 @@ export function parseDuration(raw: string): number {
   return Math.round(Number(match[1]) * UNIT_MS[unit]);
 }
 
+/** Checks that `raw` is an absolute URL of one of `protocols` (`smtp:`), naming what was expected. */
+export function parseUrl(raw: string, protocols: readonly string[], example?: string): string {
+  const expected = `expected ${example ?? `a ${protocols.map((p) => `${p.replace(':', '')}://`).join(' or ')} URL`}`;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(expected);
+  }
+  if (!protocols.includes(url.protocol)) throw new Error(expected);
+  if (!url.hostname) throw new Error('the URL names no host');
+  return raw;
+}
+
 /** The inverse of parseDuration: `1500` → `1500ms`, `300000` → `5m`. */
 export function formatDuration(ms: number): string {
   for (const unit of ['d', 'h', 'm', 's'] as const) {
@@ -176,15 +190,20 @@ export const fields = {
     });
   },
   httpUrl(env: string, description: string, fallback: string): Field<string> {
-    return field(env, description, fallback, (raw) => {
-      let url: URL;
-      try {
-        url = new URL(raw);
-      } catch {
-        throw new Error('expected an http:// or https:// URL');
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('expected an http:// or https:// URL');
-      return raw.replace(/\/+$/, '');
-    });
+    return field(env, description, fallback, (raw) => parseUrl(raw, ['http:', 'https:']).replace(/\/+$/, ''));
+  },
+  /**
+   * An optional URL of one of `protocols`; `isSecret` for one that carries a password or a token
+   * (an SMTP URL, a Slack webhook): a configuration error then never shows it.
+   */
+  optionalUrl(
+    env: string,
+    description: string,
+    options: { protocols: readonly string[]; example?: string; isSecret?: boolean },
+  ): Field<string | undefined> {
+    return {
+      ...optional(env, description, (raw) => parseUrl(raw, options.protocols, options.example)),
+      ...(options.isSecret ? { isSecret: true } : {}),
+    };
   },
 };

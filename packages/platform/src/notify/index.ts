@@ -39,27 +39,6 @@ export class NoticeFailedError extends Error {
   }
 }
 
-function smtpUrl(env: string, description: string): Field<string | undefined> {
-  return {
-    env,
-    description,
-    fallback: undefined,
-    isOptional: true,
-    isSecret: true,
-    parse(raw) {
-      let url: URL;
-      try {
-        url = new URL(raw);
-      } catch {
-        throw new Error('expected a URL such as smtp://user:password@host:587 or smtps://user:password@host:465');
-      }
-      if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new Error('expected an smtp:// or smtps:// URL');
-      if (!url.hostname) throw new Error('the URL names no host');
-      return raw;
-    },
-  };
-}
-
 function addressList(env: string, description: string): Field<string[]> {
   return {
     env,
@@ -78,33 +57,24 @@ function addressList(env: string, description: string): Field<string[]> {
   };
 }
 
-function webhookUrl(env: string, description: string): Field<string | undefined> {
-  return {
-    env,
-    description,
-    fallback: undefined,
-    isOptional: true,
-    // Slack-style webhook URLs carry their token in the path.
-    isSecret: true,
-    parse(raw) {
-      let url: URL;
-      try {
-        url = new URL(raw);
-      } catch {
-        throw new Error('expected an http:// or https:// URL');
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('expected an http:// or https:// URL');
-      return raw;
-    },
-  };
-}
-
 /** The notifier's settings, the same variables on both planes. */
 export const notifyFields = {
-  alertSmtpUrl: smtpUrl('ALERT_SMTP_URL', 'SMTP server for operator alerts, smtp://user:password@host:port'),
+  alertSmtpUrl: fields.optionalUrl(
+    'ALERT_SMTP_URL',
+    'SMTP server for operator alerts, smtp://user:password@host:port',
+    {
+      protocols: ['smtp:', 'smtps:'],
+      example: 'a URL such as smtp://user:password@host:587 or smtps://user:password@host:465',
+      isSecret: true,
+    },
+  ),
   alertEmailFrom: fields.string('ALERT_EMAIL_FROM', 'sender of operator alert e-mails', 'MIC <mic@localhost>'),
   alertEmailTo: addressList('ALERT_EMAIL_TO', 'operators who get alert e-mails, comma-separated'),
-  alertWebhookUrl: webhookUrl('ALERT_WEBHOOK_URL', 'outgoing webhook for alerts (Slack-compatible `text`)'),
+  // Slack-style webhook URLs carry their token in the path.
+  alertWebhookUrl: fields.optionalUrl('ALERT_WEBHOOK_URL', 'outgoing webhook for alerts (Slack-compatible `text`)', {
+    protocols: ['http:', 'https:'],
+    isSecret: true,
+  }),
   alertWebhookSecret: {
     ...fields.optionalString('ALERT_WEBHOOK_SECRET', 'signs alert webhooks (x-mic-signature, HMAC-SHA256)'),
     isSecret: true,
