@@ -120,6 +120,31 @@ describe('engine reports', () => {
     expect(breaker).toMatchObject({ count: 1, state: 'open', source: 'engine', instanceId: 'ins_1' });
   });
 
+  it('names the tenant of an engine alert that names only the instance', async () => {
+    const tenant = await control.app.tenants.createTenant(
+      { name: 'Alertas' },
+      { type: 'system', id: null, label: 'test' },
+    );
+    const instance = await control.app.tenants.createInstance(
+      tenant.id,
+      { name: 'main', webhookUrl: 'https://93.184.216.34/hooks' },
+      { type: 'system', id: null, label: 'test' },
+    );
+    await send([
+      {
+        ...report.breaker(),
+        key: `breaker:${instance.id}`,
+        instanceId: instance.id,
+        message: `Deliveries to ${instance.id} are held`,
+      },
+    ]);
+    const [stored] = await control.app.db.orm
+      .select()
+      .from(alerts)
+      .where(eq(alerts.key, `breaker:${instance.id}`));
+    expect(stored).toMatchObject({ instanceId: instance.id, tenantId: tenant.id });
+  });
+
   it('keeps the newest usage count (absolute values) whatever the arrival order', async () => {
     await send([report.usage(9, new Date(Date.now() + 1_000).toISOString())]);
     await send([report.usage(7, new Date(Date.now() - 60_000).toISOString())]); // late, older

@@ -23,6 +23,7 @@ export default fp(
   async (app: HttpServer, options: AlertsModuleOptions) => {
     const notifier = new Notifier(options.notify, app.log as never);
     const alerts = new Alerts({
+      tenantOf: (instanceId, tx) => app.tenants.tenantOf(instanceId, tx),
       db: app.db.orm,
       clock: app.clock,
       queue: app.queue,

@@ -55,8 +55,11 @@ export class Alerts {
   readonly #monitoring: Monitoring;
   readonly #logger: Logger;
   readonly #options: AlertsOptions;
+  readonly #tenantOf: (instanceId: string, tx: Db) => Promise<string | undefined>;
 
   constructor(deps: {
+    /** The tenant of an instance, for engine alerts that name only the instance. */
+    tenantOf?: (instanceId: string, tx: Db) => Promise<string | undefined>;
     db: Db;
     clock: Clock;
     queue: JobQueue;
@@ -72,6 +75,7 @@ export class Alerts {
     this.#monitoring = deps.monitoring;
     this.#logger = deps.logger;
     this.#options = deps.options;
+    this.#tenantOf = deps.tenantOf ?? (async () => undefined);
   }
 
   /** Raises (or repeats) an alert of control's own; in `tx` when given. */
@@ -251,7 +255,7 @@ export class Alerts {
         type: report.type,
         severity: report.severity,
         message: report.message,
-        tenantId: report.tenantId,
+        tenantId: report.tenantId ?? (report.instanceId ? await this.#tenantOf(report.instanceId, tx) : undefined),
         instanceId: report.instanceId,
         details: { ...report.details, ...(report.channel ? { channel: report.channel } : {}) },
       },

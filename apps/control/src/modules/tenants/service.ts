@@ -258,6 +258,12 @@ export class Tenants {
     return row;
   }
 
+  /** The tenant of an instance, read in `tx` when the caller is inside a transaction. */
+  async tenantOf(instanceId: string, tx: Db = this.#db): Promise<string | undefined> {
+    const [row] = await tx.select({ tenantId: instances.tenantId }).from(instances).where(eq(instances.id, instanceId));
+    return row?.tenantId;
+  }
+
   async #instanceFor(tx: DbTransaction, id: string): Promise<InstanceRow> {
     const [row] = await tx.select().from(instances).where(eq(instances.id, id)).for('update');
     if (!row) throw problems.notFound(`no instance ${id}`);
