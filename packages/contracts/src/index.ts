@@ -14,3 +14,4 @@ export * from './operators.ts';
 export * from './audit.ts';
 export * from './instance-control.ts';
 export * from './channel-connections.ts';
+export * from './messages.ts';

@@ -5,12 +5,13 @@ import { GraphClient } from './client.ts';
 import { GraphError } from './errors.ts';
 
 function recordingFetch(status: number, body: string) {
-  const requests: { url: string; method: string; headers: Record<string, string> }[] = [];
+  const requests: { url: string; method: string; headers: Record<string, string>; body?: unknown }[] = [];
   const fetch: typeof globalThis.fetch = async (input, init) => {
     requests.push({
       url: input instanceof Request ? input.url : input.toString(),
       method: init?.method ?? 'GET',
       headers: init?.headers as Record<string, string>,
+      ...(typeof init?.body === 'string' ? { body: JSON.parse(init.body) } : {}),
     });
     return new Response(body, { status, headers: { 'content-type': 'application/json' } });
   };
@@ -60,6 +61,57 @@ describe('GraphClient', () => {
         status: 0,
         classification: 'transient',
         message: 'Graph API unreachable: no answer within 100 ms',
+      });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("sends a message as JSON with the Bearer token, and answers Meta's body", async () => {
+    const answer = '{"messaging_product":"whatsapp","contacts":[],"messages":[{"id":"wamid.X"}]}';
+    const { fetch, requests } = recordingFetch(200, answer);
+    const graph = new GraphClient({ baseUrl: 'https://graph.example', version: 'v22.0', fetch });
+    const body = { messaging_product: 'whatsapp', to: '16505551234', type: 'text', text: { body: 'hi' } };
+    expect(await graph.send('106540352242922/messages', body, 'EAAsecret')).toEqual(JSON.parse(answer));
+    expect(requests).toEqual([
+      {
+        url: 'https://graph.example/v22.0/106540352242922/messages',
+        method: 'POST',
+        headers: expect.objectContaining({
+          authorization: 'Bearer EAAsecret',
+          'content-type': 'application/json',
+        }) as object,
+        body,
+      },
+    ]);
+    await expect(graph.send('../me/messages', body, 't')).rejects.toThrow(TypeError);
+    await expect(graph.send('1/subscribed_apps', body, 't')).rejects.toThrow(TypeError);
+  });
+
+  it('fails a send with a classified GraphError, and a timed-out one as outcome unknown', async () => {
+    const failing = new GraphClient({
+      fetch: recordingFetch(
+        400,
+        '{"error":{"message":"(#131047) Re-engagement message","type":"OAuthException","code":131047}}',
+      ).fetch,
+    });
+    await expect(failing.send('1/messages', {}, 't')).rejects.toMatchObject({
+      code: 131047,
+      classification: 'permanent',
+      isOutcomeUnknown: false,
+    });
+    const server = createServer(() => {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const graph = new GraphClient({
+        baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        timeoutMs: 100,
+      });
+      await expect(graph.send('1/messages', { text: 'x' }, 't')).rejects.toMatchObject({
+        status: 0,
+        classification: 'transient',
+        isOutcomeUnknown: true,
       });
     } finally {
       server.closeAllConnections();

@@ -49,6 +49,8 @@ export interface GraphClientOptions {
 }
 
 const OBJECT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** `toGraphRequest`'s paths: `{phone-number-id}/messages`, `{page-id}/messages`. */
+const SEND_PATH = /^[A-Za-z0-9_-]{1,64}\/messages$/;
 
 /**
  * A small Graph API client. The token travels only in the `Authorization: Bearer` header, never in
@@ -77,20 +79,31 @@ export class GraphClient {
    */
   async subscribeApp(objectId: string, token: string, fields?: readonly string[]): Promise<void> {
     const query = fields && fields.length > 0 ? { subscribed_fields: fields.join(',') } : undefined;
-    this.#expectSuccess(await this.#call('POST', objectId, token, query));
+    this.#expectSuccess(await this.#call('POST', subscribedAppsPath(objectId), token, { query }));
   }
 
   /** Unsubscribes this app from the object's webhooks. */
   async unsubscribeApp(objectId: string, token: string): Promise<void> {
-    this.#expectSuccess(await this.#call('DELETE', objectId, token));
+    this.#expectSuccess(await this.#call('DELETE', subscribedAppsPath(objectId), token));
   }
 
   /** The apps subscribed to the object's webhooks. */
   async subscribedApps(objectId: string, token: string): Promise<SubscribedApp[]> {
-    const body = await this.#call('GET', objectId, token);
+    const body = await this.#call('GET', subscribedAppsPath(objectId), token);
     const data = (body as { data?: unknown } | null)?.data;
     if (!Array.isArray(data)) throw new GraphError({ status: 200, message: 'Graph API answered without a data list' });
     return data.map(subscribedApp);
+  }
+
+  /**
+   * POSTs a message (`toGraphRequest`'s path and body) and answers Meta's success body, from which
+   * `parseGraphSendResponse` reads the message id. Fails with a GraphError; one with
+   * `isOutcomeUnknown` (no answer in `timeoutMs`, a connection lost mid-call) may have been sent,
+   * and Meta has no idempotency key: a retry may deliver it twice.
+   */
+  async send(path: string, body: object, token: string): Promise<unknown> {
+    if (!SEND_PATH.test(path)) throw new TypeError('not a Graph send path');
+    return this.#call('POST', path, token, { body });
   }
 
   #expectSuccess(body: unknown): void {
@@ -102,14 +115,13 @@ export class GraphClient {
 
   async #call(
     method: 'GET' | 'POST' | 'DELETE',
-    objectId: string,
+    path: string,
     token: string,
-    query?: Record<string, string>,
+    options: { query?: Record<string, string> | undefined; body?: object } = {},
   ): Promise<unknown> {
-    if (!OBJECT_ID.test(objectId)) throw new TypeError('not a Graph object id');
     if (token === '') throw new TypeError('the access token is empty');
-    const url = new URL(`${this.baseUrl}/${this.version}/${objectId}/subscribed_apps`);
-    for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value);
+    const url = new URL(`${this.baseUrl}/${this.version}/${path}`);
+    for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, value);
     let response: Response;
     let text: string;
     try {
@@ -118,8 +130,10 @@ export class GraphClient {
         headers: {
           authorization: `Bearer ${token}`,
           accept: 'application/json',
+          ...(options.body ? { 'content-type': 'application/json' } : {}),
           ...(this.#userAgent ? { 'user-agent': this.#userAgent } : {}),
         },
+        ...(options.body ? { body: JSON.stringify(options.body) } : {}),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
       text = await response.text();
@@ -137,6 +151,11 @@ export class GraphClient {
     }
     return body;
   }
+}
+
+function subscribedAppsPath(objectId: string): string {
+  if (!OBJECT_ID.test(objectId)) throw new TypeError('not a Graph object id');
+  return `${objectId}/subscribed_apps`;
 }
 
 function subscribedApp(entry: unknown): SubscribedApp {

@@ -358,6 +358,7 @@ describe('Graph API error classification', () => {
       fbtraceId: 'Az8or2yhqkZfEZ-_4Qn_Bam',
       message: '(#130429) Rate limit hit',
       classification: 'rate-limited',
+      isOutcomeUnknown: false,
     });
   });
 
@@ -388,5 +389,41 @@ describe('Graph API error classification', () => {
     );
     expect(refused.message).toBe('Graph API unreachable: ECONNREFUSED');
     expect(refused.isRetryable).toBe(true);
+  });
+
+  it('marks a call that may have reached Meta as outcome unknown, and one that never left as not', () => {
+    const timeout = graphErrorFromNetwork(Object.assign(new Error('aborted'), { name: 'TimeoutError' }), 250);
+    expect(timeout.isOutcomeUnknown).toBe(true);
+    const reset = graphErrorFromNetwork(
+      new TypeError('fetch failed', {
+        cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }),
+      }),
+      250,
+    );
+    expect(reset.isOutcomeUnknown).toBe(true);
+    for (const code of ['ECONNREFUSED', 'ENOTFOUND']) {
+      const error = graphErrorFromNetwork(
+        new TypeError('fetch failed', { cause: Object.assign(new Error(), { code }) }),
+        1,
+      );
+      expect(error.isOutcomeUnknown).toBe(false);
+    }
+    expect(graphErrorFromResponse(500, null).isOutcomeUnknown).toBe(false);
+  });
+
+  it('classifies the send errors the outbound lanes act on', () => {
+    const c = (code: number, subcode: number | null = null) => classifyGraphError({ status: 400, code, subcode });
+    expect([c(130429), c(131056), c(131048)]).toEqual(['rate-limited', 'rate-limited', 'rate-limited']);
+    expect(c(131047)).toBe('permanent');
+    expect(c(131026)).toBe('permanent');
+    expect([c(132000), c(132001), c(132012), c(131053)]).toEqual([
+      'invalid-request',
+      'invalid-request',
+      'invalid-request',
+      'invalid-request',
+    ]);
+    expect(c(190)).toBe('auth');
+    expect(c(10, 2018278)).toBe('permanent');
+    expect(c(10)).toBe('permission');
   });
 });

@@ -13,8 +13,14 @@
  * - `auth`: the token is expired, revoked or invalid (190 with any subcode, 102, 104, WhatsApp 0):
  *   retrying cannot help; the channel must be reauthorized.
  * - `permission`: the token lacks a permission or the app a capability (3, 10, 200-299, 131005).
- * - `invalid-request`: the request itself is wrong (100, WhatsApp 131008/131009/132xxx, …).
- * - `permanent`: anything else Meta refuses (policy blocks, undeliverable, unknown codes).
+ * - `invalid-request`: the request itself is wrong (100, WhatsApp 131008/131009/131051-131053,
+ *   template errors 132xxx, …).
+ * - `permanent`: anything else Meta refuses (policy blocks, undeliverable 131026, outside the 24 h
+ *   window: WhatsApp 131047, Messenger 10 with subcode 2018278; unknown codes).
+ *
+ * Sends (`GraphClient.send`): 130429 (the number's throughput) and 131048 (spam rate) concern the
+ * whole lane; 131056 (pair rate) only one recipient. All three are `rate-limited`; the code says
+ * which.
  */
 export const GRAPH_ERROR_CLASSIFICATIONS = [
   'transient',
@@ -30,7 +36,9 @@ const AUTH_CODES = new Set([0, 102, 104, 190]);
 const RATE_LIMIT_CODES = new Set([4, 17, 32, 341, 613, 130429, 131048, 131056, 133016]);
 const TRANSIENT_CODES = new Set([1, 2, 131000, 131016, 133004]);
 const PERMISSION_CODES = new Set([3, 10, 131005]);
-const INVALID_REQUEST_CODES = new Set([100, 131008, 131009, 131021, 135000]);
+const INVALID_REQUEST_CODES = new Set([100, 131008, 131009, 131021, 131051, 131052, 131053, 135000]);
+/** Messenger's "outside of allowed window": code 10 (a permission code) with this subcode. */
+const MESSENGER_OUTSIDE_WINDOW_SUBCODE = 2018278;
 
 export interface GraphErrorFields {
   /** The HTTP status; 0 when Meta never answered (refused, reset, timed out). */
@@ -48,6 +56,7 @@ export function classifyGraphError(error: GraphErrorFields): GraphErrorClassific
     if (AUTH_CODES.has(code)) return 'auth';
     if (RATE_LIMIT_CODES.has(code) || (code >= 80000 && code <= 80014)) return 'rate-limited';
     if (TRANSIENT_CODES.has(code)) return 'transient';
+    if (code === 10 && error.subcode === MESSENGER_OUTSIDE_WINDOW_SUBCODE) return 'permanent';
     if (PERMISSION_CODES.has(code) || (code >= 200 && code <= 299)) return 'permission';
     if (error.isTransient === true) return 'transient';
     if (INVALID_REQUEST_CODES.has(code) || (code >= 132000 && code <= 132999)) return 'invalid-request';
@@ -71,6 +80,11 @@ export class GraphError extends Error {
   /** WhatsApp's `error_data.details`: the likely reason, in words. */
   readonly details: string | null;
   readonly classification: GraphErrorClassification;
+  /**
+   * The call may have reached Meta without an answer coming back (a timeout, a connection lost
+   * mid-call): a send may have gone out, and repeating it may deliver the message twice.
+   */
+  readonly isOutcomeUnknown: boolean;
 
   constructor(init: {
     status: number;
@@ -81,6 +95,7 @@ export class GraphError extends Error {
     fbtraceId?: string | null;
     details?: string | null;
     isTransient?: boolean;
+    isOutcomeUnknown?: boolean;
     cause?: unknown;
   }) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -91,6 +106,7 @@ export class GraphError extends Error {
     this.type = init.type ?? null;
     this.fbtraceId = init.fbtraceId ?? null;
     this.details = init.details ?? null;
+    this.isOutcomeUnknown = init.isOutcomeUnknown ?? false;
     this.classification = classifyGraphError({
       status: init.status,
       code: this.code,
@@ -113,6 +129,7 @@ export class GraphError extends Error {
       fbtraceId: this.fbtraceId,
       message: this.message,
       classification: this.classification,
+      isOutcomeUnknown: this.isOutcomeUnknown,
     };
   }
 }
@@ -143,7 +160,20 @@ export function graphErrorFromResponse(status: number, body: unknown): GraphErro
   });
 }
 
-/** The GraphError for a call Meta never answered: always transient. */
+/** Failures before the request could leave: Meta cannot have seen it. */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * The GraphError for a call Meta never answered: always transient; `isOutcomeUnknown` unless the
+ * connection was never made.
+ */
 export function graphErrorFromNetwork(error: unknown, timeoutMs: number): GraphError {
   const name = (error as { name?: unknown } | null)?.name;
   const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
@@ -157,5 +187,11 @@ export function graphErrorFromNetwork(error: unknown, timeoutMs: number): GraphE
           : error instanceof Error
             ? error.message
             : String(error);
-  return new GraphError({ status: 0, message: `Graph API unreachable: ${reason}`, cause: error });
+  const isNotSent = typeof cause?.code === 'string' && NOT_SENT_CODES.has(cause.code);
+  return new GraphError({
+    status: 0,
+    message: `Graph API unreachable: ${reason}`,
+    isOutcomeUnknown: !isNotSent,
+    cause: error,
+  });
 }

@@ -1,15 +1,55 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  DEFAULT_PAIR_RATE,
+  DEFAULT_RATE_PER_SECOND,
+  PairBuckets,
+  SendWindow,
+  maxInAnySecond,
+  parseSendBody,
+  perSecond,
+  sendAnswer,
+  type GraphSend,
+  type PairRate,
+  type SendPlatform,
+} from './sends.ts';
+import {
+  DELIVERY_FAILURES,
+  StatusReporter,
+  type DeliveryFailure,
+  type DeliveryFailureName,
+  type StatusScope,
+  type StatusWebhook,
+  type StatusWebhooksConfig,
+} from './statuses.ts';
 
 /**
- * The Graph API side of the sandbox: answers `POST|GET|DELETE /{version}/{id}/subscribed_apps` the
- * way Meta does, for the WhatsApp Business Accounts and pages registered with their tokens, with
- * failures injected on demand; and an inspection API under `/_sandbox/` for tests and operators.
+ * The Graph API side of the sandbox: answers `POST|GET|DELETE /{version}/{id}/subscribed_apps` and
+ * the send endpoint `POST /{version}/{id}/messages` (WhatsApp Cloud API, Messenger, Instagram) the
+ * way Meta does, for the objects registered with their tokens: a per-number rate cap (130429), a
+ * pair rate (131056), failures and latency injected on demand, and the status webhooks Meta sends
+ * afterwards; and an inspection API under `/_sandbox/` for tests and operators.
  */
 
-/** What a Graph object id stands for: a WhatsApp Business Account, or a Facebook page. */
-export type GraphObjectKind = 'whatsapp-business-account' | 'page';
+/**
+ * What a Graph object id stands for: a WhatsApp Business Account, a WhatsApp business phone number
+ * (sends), a Facebook page (subscriptions, Messenger sends) or an Instagram account (sends).
+ */
+export type GraphObjectKind = 'whatsapp-business-account' | 'whatsapp-phone-number' | 'page' | 'instagram-account';
+export const GRAPH_OBJECT_KINDS: readonly GraphObjectKind[] = [
+  'whatsapp-business-account',
+  'whatsapp-phone-number',
+  'page',
+  'instagram-account',
+];
+
+const SEND_PLATFORMS: Partial<Record<GraphObjectKind, SendPlatform>> = {
+  'whatsapp-phone-number': 'whatsapp',
+  page: 'messenger',
+  'instagram-account': 'instagram',
+};
 
 export interface GraphSandboxObject {
   id: string;
@@ -18,16 +58,30 @@ export interface GraphSandboxObject {
   token: string;
   /** Answer this object's token as expired (190, subcode 463) instead of accepting it. */
   isExpired?: boolean;
+  /** Sends: accepted messages per sliding second before 130429. Default the sandbox's (80). */
+  ratePerSecond?: number;
+  /** Sends: the pair rate per recipient before 131056. Default the sandbox's. */
+  pairRate?: PairRate;
+  /** WhatsApp numbers: the account and display number the status webhooks carry. */
+  businessAccountId?: string;
+  displayPhoneNumber?: string;
 }
 
 /** A Graph error the sandbox answers with instead of doing the call. */
 export interface GraphFailure {
+  /** 0: no answer at all; the connection is held `hangMs`, then closed. */
   status: number;
   code: number;
   subcode?: number;
   type?: string;
   message?: string;
   isTransient?: boolean;
+  /** WhatsApp's `error_data.details`. */
+  details?: string;
+  /** Hold the request this long before answering (or, with status 0, before closing). */
+  hangMs?: number;
+  /** Sends: the message goes out anyway (recorded, status webhooks) though the answer fails or never comes. */
+  isSent?: boolean;
 }
 
 /** Failures by name, for the CLI and for brevity: each as Meta sends it. */
@@ -61,6 +115,57 @@ export const GRAPH_FAILURES = {
     message: 'Error validating access token: Session has expired.',
   },
   'permission-denied': { status: 403, code: 200, type: 'OAuthException', message: '(#200) Permissions error' },
+  /** No answer: longer than any client's timeout. The message is not sent. */
+  timeout: { status: 0, code: 0, hangMs: 30_000 },
+  /** No answer, but Meta sent the message: the outcome the caller cannot know. */
+  'timeout-sent': { status: 0, code: 0, hangMs: 30_000, isSent: true },
+  throughput: {
+    status: 400,
+    code: 130429,
+    subcode: 2494055,
+    type: 'OAuthException',
+    message: '(#130429) Rate limit hit',
+    details:
+      'Message failed to send because there were too many messages sent from this phone number in a short period of time',
+  },
+  'pair-rate': {
+    status: 400,
+    code: 131056,
+    type: 'OAuthException',
+    message: '(#131056) (Business Account, Consumer Account) pair rate limit hit',
+    details:
+      'Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time',
+  },
+  'spam-rate': {
+    status: 400,
+    code: 131048,
+    type: 'OAuthException',
+    message: '(#131048) Spam rate limit hit',
+    details:
+      'Message failed to send because there are restrictions on how many messages can be sent from this phone number. This may be because too many previous messages were blocked or flagged as spam.',
+  },
+  'outside-window': {
+    status: 400,
+    code: 131047,
+    type: 'OAuthException',
+    message: '(#131047) Re-engagement message',
+    details:
+      'Message failed to send because more than 24 hours have passed since the customer last replied to this number.',
+  },
+  'template-missing': {
+    status: 404,
+    code: 132001,
+    type: 'OAuthException',
+    message: '(#132001) Template name does not exist in the translation',
+    details: 'template name does not exist in the translation',
+  },
+  'template-params': {
+    status: 400,
+    code: 132000,
+    type: 'OAuthException',
+    message: '(#132000) Number of parameters does not match the expected number of params',
+    details: 'body: number of localizable_params does not match the expected number of params',
+  },
 } as const satisfies Record<string, GraphFailure>;
 export type GraphFailureName = keyof typeof GRAPH_FAILURES;
 
@@ -79,10 +184,31 @@ export interface GraphCall {
   at: string;
 }
 
+/** The Graph edges the sandbox answers. */
+export type GraphEdge = 'subscribed_apps' | 'messages';
+
 interface PendingFailure {
   remaining: number;
   failure: GraphFailure;
   objectId: string | undefined;
+  edge: GraphEdge | undefined;
+}
+
+interface PendingDeliveryFailure {
+  remaining: number;
+  failure: DeliveryFailure;
+  objectId: string | undefined;
+}
+
+/** Accepted sends of one object: how many, and the most in any sliding second. */
+export interface SendRate {
+  objectId: string;
+  total: number;
+  maxPerSecond: number;
+  /** The object's cap. */
+  ratePerSecond: number;
+  /** Sends per wall-clock second, oldest first. */
+  perSecond: { second: string; count: number }[];
 }
 
 export interface GraphSandboxOptions {
@@ -92,6 +218,16 @@ export interface GraphSandboxOptions {
   objects?: readonly GraphSandboxObject[];
   /** The Meta app that subscribes (as subscribed_apps lists it). */
   app?: { id: string; name: string };
+  /** The default per-object send cap, per sliding second. Default 80 (Meta's default throughput). */
+  ratePerSecond?: number;
+  /** The default pair rate. Default a burst of 45, then one per 6 s. */
+  pairRate?: PairRate;
+  /** Added before every Graph answer, in ms. Default 0. */
+  latencyMs?: number;
+  /** Post the status webhooks Meta would send after each accepted message. Default none. */
+  statusWebhooks?: StatusWebhooksConfig;
+  /** The clock of the rate limits, in ms. Default Date.now. */
+  now?: () => number;
 }
 
 const VERSION = /^v\d+\.\d+$/;
@@ -125,6 +261,9 @@ function graphError(failure: GraphFailure) {
       type: failure.type ?? 'OAuthException',
       ...(failure.isTransient === undefined ? {} : { is_transient: failure.isTransient }),
       code: failure.code,
+      ...(failure.details === undefined
+        ? {}
+        : { error_data: { messaging_product: 'whatsapp', details: failure.details } }),
       ...(failure.subcode === undefined ? {} : { error_subcode: failure.subcode }),
       fbtrace_id: fbtraceId(),
     },
@@ -135,6 +274,14 @@ export function isGraphFailureName(name: string): name is GraphFailureName {
   return Object.hasOwn(GRAPH_FAILURES, name);
 }
 
+export function isDeliveryFailureName(name: string): name is DeliveryFailureName {
+  return Object.hasOwn(DELIVERY_FAILURES, name);
+}
+
+const positive = (name: string, value: number | undefined) => {
+  if (value !== undefined && !(Number.isFinite(value) && value > 0)) throw new RangeError(`${name} must be above 0`);
+};
+
 /** A running Graph API sandbox. */
 export class GraphSandbox {
   readonly #server: Server;
@@ -142,11 +289,28 @@ export class GraphSandbox {
   readonly #subscriptions = new Map<string, { fields: string[] | null; at: string }>();
   readonly #calls: GraphCall[] = [];
   readonly #failures: PendingFailure[] = [];
+  readonly #deliveryFailures: PendingDeliveryFailure[] = [];
   readonly #app: { id: string; name: string };
+  readonly #sends: GraphSend[] = [];
+  readonly #windows = new Map<string, SendWindow>();
+  readonly #pairs = new Map<string, PairBuckets>();
+  readonly #statuses = new StatusReporter();
+  readonly #ratePerSecond: number;
+  readonly #pairRate: PairRate;
+  readonly #now: () => number;
+  #statusWebhooks: StatusWebhooksConfig | null;
+  #latencyMs: number;
+  #lifetime = new AbortController();
   #url = '';
 
   constructor(options: GraphSandboxOptions = {}) {
     this.#app = options.app ?? { id: '1234567890123456', name: 'MIC Sandbox App' };
+    positive('ratePerSecond', options.ratePerSecond);
+    this.#ratePerSecond = options.ratePerSecond ?? DEFAULT_RATE_PER_SECOND;
+    this.#pairRate = options.pairRate ?? DEFAULT_PAIR_RATE;
+    this.#now = options.now ?? Date.now;
+    this.#latencyMs = options.latencyMs ?? 0;
+    this.#statusWebhooks = options.statusWebhooks ?? null;
     for (const object of options.objects ?? []) this.addObject(object);
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
@@ -171,6 +335,9 @@ export class GraphSandbox {
   }
 
   async stop(): Promise<void> {
+    this.#statuses.stop();
+    this.#lifetime.abort();
+    this.#lifetime = new AbortController();
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
@@ -179,17 +346,104 @@ export class GraphSandbox {
   addObject(object: GraphSandboxObject): void {
     if (!ID.test(object.id)) throw new TypeError(`not a Graph object id: ${object.id}`);
     if (object.token === '') throw new TypeError('the token is empty');
+    if (!GRAPH_OBJECT_KINDS.includes(object.kind)) throw new TypeError(`not an object kind: ${String(object.kind)}`);
+    positive('ratePerSecond', object.ratePerSecond);
     this.#objects.set(object.id, { ...object });
   }
 
-  /** The next `count` Graph calls (to `objectId` only, when given) answer `failure` instead. */
-  failNext(count: number, failure: GraphFailure | GraphFailureName, options: { objectId?: string } = {}): void {
+  /**
+   * The next `count` Graph calls (to `objectId`, and on `edge`, only, when given) answer `failure`
+   * instead; `hangMs` overrides the failure's.
+   */
+  failNext(
+    count: number,
+    failure: GraphFailure | GraphFailureName,
+    options: { objectId?: string; edge?: GraphEdge; hangMs?: number } = {},
+  ): void {
     if (!Number.isInteger(count) || count < 1) throw new RangeError('count must be a whole number of at least 1');
+    const base: GraphFailure = typeof failure === 'string' ? GRAPH_FAILURES[failure] : failure;
     this.#failures.push({
       remaining: count,
-      failure: typeof failure === 'string' ? GRAPH_FAILURES[failure] : failure,
+      failure: options.hangMs === undefined ? base : { ...base, hangMs: options.hangMs },
+      objectId: options.objectId,
+      edge: options.edge,
+    });
+  }
+
+  /**
+   * The next `count` accepted WhatsApp sends (from `objectId` only, when given) are answered as
+   * usual, then reported `failed` with `failure` in their status webhook, as Meta does for a
+   * message it accepted but could not deliver.
+   */
+  failDeliveryNext(
+    count: number,
+    failure: DeliveryFailure | DeliveryFailureName = 'undeliverable',
+    options: { objectId?: string } = {},
+  ): void {
+    if (!Number.isInteger(count) || count < 1) throw new RangeError('count must be a whole number of at least 1');
+    this.#deliveryFailures.push({
+      remaining: count,
+      failure: typeof failure === 'string' ? DELIVERY_FAILURES[failure] : failure,
       objectId: options.objectId,
     });
+  }
+
+  /** Sets the send cap of one object (accepted sends per sliding second). */
+  setRate(objectId: string, ratePerSecond: number): void {
+    positive('ratePerSecond', ratePerSecond);
+    const object = this.#objects.get(objectId);
+    if (!object) throw new RangeError(`no object ${objectId}`);
+    object.ratePerSecond = ratePerSecond;
+  }
+
+  /** Sets the time added before every Graph answer. */
+  setLatency(ms: number): void {
+    if (!(Number.isFinite(ms) && ms >= 0)) throw new RangeError('latency must be 0 ms or more');
+    this.#latencyMs = ms;
+  }
+
+  /** Where (and whether) to post status webhooks for the sends accepted from now on. */
+  setStatusWebhooks(config: StatusWebhooksConfig | null): void {
+    this.#statusWebhooks = config;
+  }
+
+  /** Every message accepted so far (oldest first), optionally only one object's. */
+  sends(filter: { objectId?: string } = {}): GraphSend[] {
+    return this.#sends.filter((s) => filter.objectId === undefined || s.objectId === filter.objectId);
+  }
+
+  clearSends(): void {
+    this.#sends.length = 0;
+  }
+
+  /** Per object that accepted sends: the total and the most in any sliding second, against its cap. */
+  sendRates(): SendRate[] {
+    const times = new Map<string, number[]>();
+    for (const send of this.#sends) {
+      const list = times.get(send.objectId);
+      if (list) list.push(send.atMs);
+      else times.set(send.objectId, [send.atMs]);
+    }
+    return [...times].map(([objectId, list]) => {
+      const sorted = list.sort((a, b) => a - b);
+      return {
+        objectId,
+        total: sorted.length,
+        maxPerSecond: maxInAnySecond(sorted),
+        ratePerSecond: this.#objects.get(objectId)?.ratePerSecond ?? this.#ratePerSecond,
+        perSecond: perSecond(sorted),
+      };
+    });
+  }
+
+  /** Every status webhook posted so far, with the engine's answer. */
+  statusWebhooks(): StatusWebhook[] {
+    return [...this.#statuses.sent];
+  }
+
+  /** Resolves once every status webhook scheduled so far has been posted. */
+  async statusWebhooksIdle(): Promise<void> {
+    await this.#statuses.idle();
   }
 
   /** Every Graph call so far (oldest first), optionally only those to one object. */
@@ -210,8 +464,10 @@ export class GraphSandbox {
     return this.#subscriptions.get(objectId) ?? null;
   }
 
-  #takeFailure(objectId: string | null): GraphFailure | null {
-    const index = this.#failures.findIndex((f) => f.objectId === undefined || f.objectId === objectId);
+  #takeFailure(objectId: string | null, edge: GraphEdge): GraphFailure | null {
+    const index = this.#failures.findIndex(
+      (f) => (f.objectId === undefined || f.objectId === objectId) && (f.edge === undefined || f.edge === edge),
+    );
     if (index < 0) return null;
     const pending = this.#failures[index]!;
     pending.remaining -= 1;
@@ -227,7 +483,8 @@ export class GraphSandbox {
     const method = (req.method ?? 'GET').toUpperCase();
     // Meta takes an unversioned path too (its oldest available version).
     const version = parts[0] && VERSION.test(parts[0]) ? parts.shift()! : null;
-    const objectId = parts.length === 2 && parts[1] === 'subscribed_apps' ? parts[0]! : null;
+    const edge = parts.length === 2 && (parts[1] === 'subscribed_apps' || parts[1] === 'messages') ? parts[1] : null;
+    const objectId = edge === null ? null : parts[0]!;
     const fieldsParam = url.searchParams.get('subscribed_fields');
     const fields =
       fieldsParam === null
@@ -236,8 +493,7 @@ export class GraphSandbox {
             .split(',')
             .map((f) => f.trim())
             .filter(Boolean);
-    const answer = (status: number, body: unknown) => {
-      const code = (body as { error?: { code?: number } }).error?.code ?? null;
+    const record = (status: number, code: number | null) =>
       this.#calls.push({
         method,
         path: url.pathname,
@@ -248,14 +504,23 @@ export class GraphSandbox {
         code,
         at: new Date().toISOString(),
       });
+    const answer = async (status: number, body: unknown, delayMs = this.#latencyMs) => {
+      if (delayMs > 0) await sleep(delayMs, undefined, { signal: this.#lifetime.signal }).catch(() => {});
+      record(status, (body as { error?: { code?: number } }).error?.code ?? null);
       send(res, status, body);
     };
+    const fail = async (failure: GraphFailure) => {
+      if (failure.status !== 0) return answer(failure.status, graphError(failure), failure.hangMs);
+      record(0, null);
+      await sleep(failure.hangMs ?? 30_000, undefined, { signal: this.#lifetime.signal }).catch(() => {});
+      res.destroy();
+    };
 
-    if (objectId === null || !ID.test(objectId)) {
+    if (objectId === null || edge === null || !ID.test(objectId)) {
       return answer(400, graphError({ status: 400, code: 100, message: `Unknown path components: ${url.pathname}` }));
     }
-    const failure = this.#takeFailure(objectId);
-    if (failure) return answer(failure.status, graphError(failure));
+    const failure = this.#takeFailure(objectId, edge);
+    if (failure && !failure.isSent) return fail(failure);
 
     const token = bearer(req, url);
     if (!token) {
@@ -264,12 +529,12 @@ export class GraphSandbox {
         graphError({ status: 400, code: 104, message: 'An access token is required to request this resource.' }),
       );
     }
-    const owner = [...this.#objects.values()].find((o) => o.token === token);
-    if (!owner) return answer(400, graphError(GRAPH_FAILURES['invalid-token']));
-    if (owner.isExpired) return answer(400, graphError(GRAPH_FAILURES['expired-token']));
+    const owners = [...this.#objects.values()].filter((o) => o.token === token);
+    if (owners.length === 0) return answer(400, graphError(GRAPH_FAILURES['invalid-token']));
+    if (owners.every((o) => o.isExpired)) return answer(400, graphError(GRAPH_FAILURES['expired-token']));
     const object = this.#objects.get(objectId);
-    if (!object || owner.id !== objectId) {
-      return answer(
+    const unsupported = () =>
+      answer(
         400,
         graphError({
           status: 400,
@@ -279,7 +544,14 @@ export class GraphSandbox {
           message: `Unsupported ${method.toLowerCase()} request. Object with ID '${objectId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api`,
         }),
       );
+    if (!object || object.token !== token) return unsupported();
+
+    if (edge === 'messages') {
+      const platform = SEND_PLATFORMS[object.kind];
+      if (method !== 'POST' || platform === undefined) return unsupported();
+      return this.#send(req, object, platform, failure, answer, fail);
     }
+    if (object.kind !== 'page' && object.kind !== 'whatsapp-business-account') return unsupported();
 
     if (method === 'POST') {
       if (object.kind === 'page' && (fields === null || fields.length === 0)) {
@@ -324,9 +596,85 @@ export class GraphSandbox {
   }
 
   /**
+   * `POST /{id}/messages`: checks the body, the object's cap (130429) and the pair rate (131056) as
+   * Meta would, records the accepted message, schedules its status webhooks and answers Meta's
+   * success body; or, with an injected failure that still sends (`isSent`), that failure.
+   */
+  async #send(
+    req: IncomingMessage,
+    object: GraphSandboxObject,
+    platform: SendPlatform,
+    failure: GraphFailure | null,
+    answer: (status: number, body: unknown) => Promise<void>,
+    fail: (failure: GraphFailure) => Promise<void>,
+  ): Promise<void> {
+    let body: unknown;
+    try {
+      body = await readJson(req);
+    } catch {
+      return answer(400, graphError({ status: 400, code: 100, message: '(#100) The request body is not valid JSON.' }));
+    }
+    const parsed = parseSendBody(platform, body);
+    if (parsed.kind === 'invalid') return answer(400, graphError({ status: 400, code: 100, message: parsed.message }));
+    // Marking as read moves no message: it does not count towards the rate.
+    if (parsed.kind === 'mark-as-read') return answer(200, { success: true });
+
+    const nowMs = this.#now();
+    let window = this.#windows.get(object.id);
+    if (!window) this.#windows.set(object.id, (window = new SendWindow()));
+    if (window.isFull(nowMs, object.ratePerSecond ?? this.#ratePerSecond)) {
+      return answer(400, graphError(GRAPH_FAILURES.throughput));
+    }
+    let pairs = this.#pairs.get(object.id);
+    if (!pairs) this.#pairs.set(object.id, (pairs = new PairBuckets()));
+    // `+16505551234` and `16505551234` are one WhatsApp user.
+    const pairKey = platform === 'whatsapp' ? parsed.recipient.replace(/\D/g, '') : parsed.recipient;
+    if (!pairs.tryTake(pairKey, nowMs, object.pairRate ?? this.#pairRate)) {
+      return answer(400, graphError(GRAPH_FAILURES['pair-rate']));
+    }
+    window.add(nowMs);
+
+    const accepted = sendAnswer(platform, parsed);
+    const sent: GraphSend = {
+      at: new Date(nowMs).toISOString(),
+      atMs: nowMs,
+      objectId: object.id,
+      platform,
+      recipient: parsed.recipient,
+      type: parsed.type,
+      messageId: accepted.messageId,
+      body,
+    };
+    this.#sends.push(sent);
+    if (this.#statusWebhooks) {
+      const scope: StatusScope = {
+        ...(object.businessAccountId === undefined ? {} : { businessAccountId: object.businessAccountId }),
+        ...(object.displayPhoneNumber === undefined ? {} : { displayPhoneNumber: object.displayPhoneNumber }),
+      };
+      const deliveryFailure = platform === 'whatsapp' ? this.#takeDeliveryFailure(object.id) : undefined;
+      this.#statuses.report(this.#statusWebhooks, sent, { scope, failure: deliveryFailure });
+    }
+    if (failure) return fail(failure);
+    return answer(200, accepted.body);
+  }
+
+  #takeDeliveryFailure(objectId: string): DeliveryFailure | undefined {
+    const index = this.#deliveryFailures.findIndex((f) => f.objectId === undefined || f.objectId === objectId);
+    if (index < 0) return undefined;
+    const pending = this.#deliveryFailures[index]!;
+    pending.remaining -= 1;
+    if (pending.remaining === 0) this.#deliveryFailures.splice(index, 1);
+    return pending.failure;
+  }
+
+  /**
    * `GET /_sandbox/calls[?objectId=]`, `DELETE /_sandbox/calls`, `PUT /_sandbox/objects/{id}`
-   * `{ kind, token, isExpired? }`, `POST /_sandbox/failures` `{ count, failure, objectId? }`,
-   * `GET /_sandbox/subscriptions/{id}`.
+   * `{ kind, token, isExpired?, ratePerSecond?, pairRate?, businessAccountId?, displayPhoneNumber? }`,
+   * `POST /_sandbox/failures` `{ count, failure, objectId?, edge?, hangMs? }`,
+   * `POST /_sandbox/delivery-failures` `{ count, failure, objectId? }`, `GET /_sandbox/subscriptions/{id}`,
+   * `GET /_sandbox/sends[?objectId=]`, `DELETE /_sandbox/sends`, `GET /_sandbox/rates`,
+   * `PUT /_sandbox/latency` `{ ms }`, `PUT|DELETE /_sandbox/status-webhooks` (the config),
+   * `GET /_sandbox/status-webhooks` (those posted).
    */
   async #inspect(req: IncomingMessage, res: ServerResponse, parts: string[]): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
@@ -344,22 +692,80 @@ export class GraphSandbox {
       }
       if (resource === 'objects' && id && method === 'PUT') {
         const body = (await readJson(req)) as Partial<GraphSandboxObject>;
-        if (body.kind !== 'page' && body.kind !== 'whatsapp-business-account') {
-          return problem(400, 'kind must be page or whatsapp-business-account');
+        if (body.kind === undefined || !GRAPH_OBJECT_KINDS.includes(body.kind)) {
+          return problem(400, `kind must be one of ${GRAPH_OBJECT_KINDS.join(', ')}`);
         }
         if (typeof body.token !== 'string') return problem(400, 'token is required');
-        this.addObject({ id, kind: body.kind, token: body.token, isExpired: body.isExpired === true });
+        this.addObject({
+          id,
+          kind: body.kind,
+          token: body.token,
+          isExpired: body.isExpired === true,
+          ...(typeof body.ratePerSecond === 'number' ? { ratePerSecond: body.ratePerSecond } : {}),
+          ...(body.pairRate ? { pairRate: body.pairRate } : {}),
+          ...(typeof body.businessAccountId === 'string' ? { businessAccountId: body.businessAccountId } : {}),
+          ...(typeof body.displayPhoneNumber === 'string' ? { displayPhoneNumber: body.displayPhoneNumber } : {}),
+        });
         return send(res, 200, { id, kind: body.kind });
       }
       if (resource === 'failures' && method === 'POST') {
-        const body = (await readJson(req)) as { count?: number; failure?: string | GraphFailure; objectId?: string };
+        const body = (await readJson(req)) as {
+          count?: number;
+          failure?: string | GraphFailure;
+          objectId?: string;
+          edge?: string;
+          hangMs?: number;
+        };
         const failure = body.failure ?? 'server-error';
         if (typeof failure === 'string' && !isGraphFailureName(failure)) {
           return problem(400, `failure must be one of ${Object.keys(GRAPH_FAILURES).join(', ')} or an object`);
         }
-        this.failNext(body.count ?? 1, failure, body.objectId ? { objectId: body.objectId } : {});
+        if (body.edge !== undefined && body.edge !== 'messages' && body.edge !== 'subscribed_apps') {
+          return problem(400, 'edge must be messages or subscribed_apps');
+        }
+        this.failNext(body.count ?? 1, failure, {
+          ...(body.objectId ? { objectId: body.objectId } : {}),
+          ...(body.edge ? { edge: body.edge } : {}),
+          ...(typeof body.hangMs === 'number' ? { hangMs: body.hangMs } : {}),
+        });
         return send(res, 200, { pending: this.#failures.reduce((n, f) => n + f.remaining, 0) });
       }
+      if (resource === 'delivery-failures' && method === 'POST') {
+        const body = (await readJson(req)) as { count?: number; failure?: string | DeliveryFailure; objectId?: string };
+        const failure = body.failure ?? 'undeliverable';
+        if (typeof failure === 'string' && !isDeliveryFailureName(failure)) {
+          return problem(400, `failure must be one of ${Object.keys(DELIVERY_FAILURES).join(', ')} or an object`);
+        }
+        this.failDeliveryNext(body.count ?? 1, failure, body.objectId ? { objectId: body.objectId } : {});
+        return send(res, 200, { pending: this.#deliveryFailures.reduce((n, f) => n + f.remaining, 0) });
+      }
+      if (resource === 'sends' && method === 'GET') {
+        const objectId = url.searchParams.get('objectId');
+        return send(res, 200, this.sends(objectId ? { objectId } : {}));
+      }
+      if (resource === 'sends' && method === 'DELETE') {
+        this.clearSends();
+        return send(res, 200, { cleared: true });
+      }
+      if (resource === 'rates' && method === 'GET') return send(res, 200, this.sendRates());
+      if (resource === 'latency' && method === 'PUT') {
+        const body = (await readJson(req)) as { ms?: number };
+        this.setLatency(body.ms ?? 0);
+        return send(res, 200, { latencyMs: this.#latencyMs });
+      }
+      if (resource === 'status-webhooks' && method === 'PUT') {
+        const body = (await readJson(req)) as Partial<StatusWebhooksConfig>;
+        if (typeof body.url !== 'string' || typeof body.appSecret !== 'string' || body.appSecret === '') {
+          return problem(400, 'url and appSecret are required');
+        }
+        this.setStatusWebhooks({ ...body, url: new URL(body.url).toString(), appSecret: body.appSecret });
+        return send(res, 200, { url: body.url });
+      }
+      if (resource === 'status-webhooks' && method === 'DELETE') {
+        this.setStatusWebhooks(null);
+        return send(res, 200, { cleared: true });
+      }
+      if (resource === 'status-webhooks' && method === 'GET') return send(res, 200, this.statusWebhooks());
       if (resource === 'subscriptions' && id && method === 'GET') {
         return send(res, 200, { objectId: id, subscription: this.subscription(id) });
       }

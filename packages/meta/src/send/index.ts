@@ -1,0 +1,1 @@
+export { parseGraphSendResponse, toGraphRequest, type GraphRequestOptions, type GraphSendRequest } from './request.ts';
