@@ -78,7 +78,7 @@ export function engineConfigSpec(env: Readonly<Record<string, string | undefined
     deliveryTimeout: fields.duration('DELIVERY_TIMEOUT', 'how long a delivery attempt waits for the instance', 15_000),
     deliveryConcurrency: fields.integer(
       'DELIVERY_CONCURRENCY',
-      'conversations one worker process delivers at once',
+      'drain workers per engine process (each takes up to 5 conversations per fetch)',
       20,
       1,
       1000,

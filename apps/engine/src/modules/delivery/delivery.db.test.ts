@@ -4,7 +4,8 @@ import { Webhook } from 'standardwebhooks';
 import { signMetaBody } from '@mic/meta';
 import type { DeliveredEvent } from '@mic/contracts';
 import { eventually } from '@mic/platform/testing';
-import { routeTestInstance, startTestEngine, type TestEngine } from '../../testing.ts';
+import { applyTestConfig, routeTestInstance, startTestEngine, type TestEngine } from '../../testing.ts';
+import { DatabaseLeases, ProcessLeases } from './leases.ts';
 
 const APP_SECRET = 'delivery-test-app-secret';
 let engine: TestEngine;
@@ -74,7 +75,11 @@ async function instance(id: string) {
     headers: engine.auth,
   });
   secret = created.json<{ signingSecret: string }>().signingSecret;
-  await routeTestInstance(engine, { id, webhookUrl: r.url, channels: [{ platform: 'whatsapp', channelId: phoneNumberId }] });
+  await routeTestInstance(engine, {
+    id,
+    webhookUrl: r.url,
+    channels: [{ platform: 'whatsapp', channelId: phoneNumberId }],
+  });
   return { receiver: r, phoneNumberId };
 }
 
@@ -226,7 +231,11 @@ describe('delivery to instances', () => {
     await eventually(async () =>
       (await engine.app.deliveries.alerts('ins-gone')).some((a) => a.kind === 'endpoint.disabled') ? true : undefined,
     );
-    const routes = await engine.app.inject({ method: 'GET', url: '/internal/v1/routing/instances', headers: engine.auth });
+    const routes = await engine.app.inject({
+      method: 'GET',
+      url: '/internal/v1/routing/instances',
+      headers: engine.auth,
+    });
     expect(
       routes.json<{ instanceId: string; disabledAt: string | null }[]>().find((i) => i.instanceId === 'ins-gone')
         ?.disabledAt,
@@ -238,6 +247,40 @@ describe('delivery to instances', () => {
     await r.close();
   });
 
+  it('sends a waiting backlog in order, stops at a failure, and records each delivery once', async () => {
+    const { receiver: r, phoneNumberId } = await instance('ins-backlog');
+    const setState = (state: 'active' | 'paused') =>
+      applyTestConfig(engine, (s) => {
+        for (const i of s.instances) if (i.id === 'ins-backlog') i.state = state;
+      });
+    await setState('paused'); // the backlog builds up: the drain finds it all at once
+    for (let n = 1; n <= 8; n++) await webhook(whatsappText(phoneNumberId, '5215550007', `b${n}`));
+    r.answer = (n) => ({ status: n === 4 ? 503 : 200 });
+    await setState('active');
+    await eventually(async () => (r.received.length === 8 ? true : undefined), 10_000);
+    expect(texts(r)).toEqual(['b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b7', 'b8']);
+    expect(r.received.map((x) => x.event.conversation?.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(r.requests).toBe(9);
+    const stored = await engine.app.deliveries.list({ instanceId: 'ins-backlog', limit: 20 });
+    expect(stored.every((d) => d.state === 'delivered')).toBe(true);
+    expect(stored.map((d) => [d.seq, d.attempts]).sort(([a], [b]) => a! - b!)).toEqual([
+      [1, 1],
+      [2, 1],
+      [3, 1],
+      [4, 2],
+      [5, 1],
+      [6, 1],
+      [7, 1],
+      [8, 1],
+    ]);
+    const retried = await engine.app.deliveries.get(stored.find((d) => d.seq === 4)!.id);
+    expect(retried!.attempts.map((a) => [a.attempt, a.outcome, a.status])).toEqual([
+      [1, 'failed', 503],
+      [2, 'delivered', 200],
+    ]);
+    await r.close();
+  });
+
   it('honours Retry-After on 429', async () => {
     const { receiver: r, phoneNumberId } = await instance('ins-busy');
     r.answer = (n) => (n === 1 ? { status: 429, headers: { 'retry-after': '2' } } : { status: 200 });
@@ -246,5 +289,34 @@ describe('delivery to instances', () => {
     const [got] = await eventually(async () => (r.received.length ? r.received : undefined), 15_000);
     expect(got!.at - sent).toBeGreaterThanOrEqual(1_900);
     await r.close();
+  });
+});
+
+describe('conversation leases', () => {
+  const key = { instanceId: 'ins-lease', conversation: 'c1' };
+
+  it.each([
+    ['in the database', () => new DatabaseLeases(engine.app.db.orm, 30_000)],
+    ['in the process', () => new ProcessLeases()],
+  ])('%s: one holder at a time, told at release whether a drain was turned away', async (_where, make) => {
+    const leases = make();
+    expect(await leases.claim(key, '0190a000-0000-7000-8000-00000000000a')).toBe(true);
+    expect(await leases.claim(key, '0190a000-0000-7000-8000-00000000000b')).toBe(false);
+    expect(await leases.renew(key, '0190a000-0000-7000-8000-00000000000a')).toBe(true);
+    expect(await leases.release(key, '0190a000-0000-7000-8000-00000000000a')).toBe(true);
+    expect(await leases.claim(key, '0190a000-0000-7000-8000-00000000000c')).toBe(true);
+    expect(await leases.release(key, '0190a000-0000-7000-8000-00000000000c')).toBe(false);
+  });
+
+  it('in the database: renews once a third of the lease has gone by, and a lost lease stops its holder', async () => {
+    const leases = new DatabaseLeases(engine.app.db.orm, 150);
+    const other = new DatabaseLeases(engine.app.db.orm, 150);
+    const lost = { instanceId: 'ins-lease', conversation: 'c2' };
+    expect(await leases.claim(lost, '0190a000-0000-7000-8000-00000000001a')).toBe(true);
+    await new Promise((r) => setTimeout(r, 200)); // expired: another process takes it over
+    expect(await other.claim(lost, '0190a000-0000-7000-8000-00000000001b')).toBe(true);
+    expect(await leases.renew(lost, '0190a000-0000-7000-8000-00000000001a')).toBe(false);
+    expect(await other.renew(lost, '0190a000-0000-7000-8000-00000000001b')).toBe(true);
+    expect(await other.release(lost, '0190a000-0000-7000-8000-00000000001b')).toBe(false);
   });
 });

@@ -64,7 +64,7 @@ export default fp(
         drainBatch: 100,
         userAgent: options.userAgent,
       },
-      holdReason: app.holdReason,
+      holdReason: (instanceId, platform) => app.holdReason(instanceId, platform),
       hub: { url: options.hubEventsUrl, token: app.peerToken },
       observe: (outcome, receivedAt) => {
         attempts.inc({ outcome: outcome.outcome });
@@ -91,7 +91,7 @@ export default fp(
         DRAIN_QUEUE,
         {
           batchSize: JOBS_PER_FETCH,
-          localConcurrency: Math.ceil(options.concurrency / JOBS_PER_FETCH),
+          localConcurrency: options.concurrency,
           perJobResults: true,
         },
         async (jobs) => {
@@ -100,7 +100,11 @@ export default fp(
             const result = settled[i]!;
             return result.status === 'fulfilled'
               ? { id: job.id, status: 'completed' as const }
-              : { id: job.id, status: 'failed' as const, output: { message: String((result.reason as Error)?.message ?? result.reason) } };
+              : {
+                  id: job.id,
+                  status: 'failed' as const,
+                  output: { message: String((result.reason as Error)?.message ?? result.reason) },
+                };
           });
         },
       );

@@ -62,7 +62,12 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 type Drain = { instanceId: string; conversation: string };
-type Delivered = { head: Delivery; outcome: Extract<AttemptOutcome, { outcome: 'delivered' }>; at: Date; deliveredAt: Date };
+type Delivered = {
+  head: Delivery;
+  outcome: Extract<AttemptOutcome, { outcome: 'delivered' }>;
+  at: Date;
+  deliveredAt: Date;
+};
 /** Pending deliveries of a conversation read at once, in sequence order. */
 const HEADS_PER_LOOK = 20;
 const groupOf = (d: Drain) => ({ id: `${d.instanceId}|${d.conversation}` });
@@ -134,14 +139,14 @@ export class Deliveries {
     const sequences = await tx
       .insert(conversationSequences)
       .values(
-        // In key order: batches committing at once lock the rows in one order (no deadlock).
+        // In key order: transactions creating deliveries at once (ingress, reroute) lock rows in one order.
         [...conversations.entries()]
           .sort(([a], [b]) => (a < b ? -1 : 1))
           .map(([, { drain, events: inOrder }]) => ({
-          instanceId: drain.instanceId,
-          conversation: drain.conversation,
-          lastSeq: inOrder.length,
-        })),
+            instanceId: drain.instanceId,
+            conversation: drain.conversation,
+            lastSeq: inOrder.length,
+          })),
       )
       .onConflictDoUpdate({
         target: [conversationSequences.instanceId, conversationSequences.conversation],
@@ -197,8 +202,8 @@ export class Deliveries {
   async drain(drain: Drain): Promise<void> {
     const holder = uuidv7();
     if (!(await this.#leases.claim(drain, holder))) return;
-    let finished: 'empty' | 'waiting' = 'waiting';
-    let turnedAway = false;
+    let finished: 'empty' | 'waiting';
+    let turnedAway: boolean;
     try {
       finished = await this.#drainHeld(drain, holder);
     } finally {

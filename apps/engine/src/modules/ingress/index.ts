@@ -13,18 +13,9 @@ declare module 'fastify' {
   }
 }
 
-/** Webhook batches committing at once on Postgres (a few of the pool's connections). */
-const CONCURRENT_COMMITS = 4;
-
 export default fp(
   async (app: HttpServer, options: { bodyLimit: number; secretCacheMs: number }) => {
-    const ingress = new Ingress(
-      app.db.orm,
-      app.routingTable,
-      app.deliveries,
-      app.clock,
-      app.db.kind === 'pglite' ? 1 : CONCURRENT_COMMITS,
-    );
+    const ingress = new Ingress(app.db.orm, app.routingTable, app.deliveries, app.clock);
     app.decorate('ingress', ingress);
     app.routingTable.onChannelRouted((platform, channelId, route) => ingress.reroute(platform, channelId, route));
     registerIngressRoutes(app, {

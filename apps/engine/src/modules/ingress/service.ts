@@ -45,16 +45,13 @@ export class Ingress {
   readonly #clock: Clock;
   readonly #deliveries: Deliveries;
   readonly #pending: PendingWebhook[] = [];
-  readonly #maxCommits: number;
-  #commits = 0;
+  #isFlushing = false;
 
-  /** `concurrentCommits`: batches committing at once (1 on PGlite, whose one connection runs one). */
-  constructor(db: Db, routing: Routing, deliveries: Deliveries, clock: Clock, concurrentCommits = 1) {
+  constructor(db: Db, routing: Routing, deliveries: Deliveries, clock: Clock) {
     this.#db = db;
     this.#routing = routing;
     this.#deliveries = deliveries;
     this.#clock = clock;
-    this.#maxCommits = concurrentCommits;
   }
 
   /**
@@ -73,49 +70,42 @@ export class Ingress {
     const events = parseMetaWebhook(parsed, { receivedAt });
     return new Promise((resolve, reject) => {
       this.#pending.push({ app, body: body.toString('utf8'), traceParent, receivedAt, events, resolve, reject });
-      this.#flush();
+      void this.#flush();
     });
   }
 
-  /**
-   * Starts committing what is pending, up to `concurrentCommits` batches at once. A webhook is
-   * acknowledged after its own batch commits, so one acknowledged before another arrived always
-   * has the earlier place in its conversation.
-   */
-  #flush(): void {
-    while (this.#pending.length > 0 && this.#commits < this.#maxCommits) {
-      const batch = this.#pending.splice(0, MAX_BATCH);
-      this.#commits += 1;
-      void this.#commit(batch).finally(() => {
-        this.#commits -= 1;
-        this.#flush();
-      });
-    }
-  }
-
-  async #commit(batch: PendingWebhook[]): Promise<void> {
+  async #flush(): Promise<void> {
+    if (this.#isFlushing) return;
+    this.#isFlushing = true;
     try {
-      const receipts = await this.#store(batch);
-      batch.forEach((item, i) => item.resolve(receipts[i]!));
-    } catch (error) {
-      if (batch.length === 1) {
-        batch[0]!.reject(error); // not stored: a 5xx, and Meta sends it again
-        return;
+      while (this.#pending.length > 0) {
+        const batch = this.#pending.splice(0, MAX_BATCH);
+        try {
+          const receipts = await this.#store(batch);
+          batch.forEach((item, i) => item.resolve(receipts[i]!));
+        } catch (error) {
+          if (batch.length === 1) {
+            batch[0]!.reject(error); // not stored: a 5xx, and Meta sends it again
+            continue;
+          }
+          // One bad webhook must not fail the others: store each on its own.
+          for (const item of batch) {
+            await this.#store([item]).then(
+              ([receipt]) => item.resolve(receipt!),
+              (reason: unknown) => item.reject(reason),
+            );
+          }
+        }
       }
-      // One bad webhook must not fail the others: store each on its own.
-      for (const item of batch) {
-        await this.#store([item]).then(
-          ([receipt]) => item.resolve(receipt!),
-          (reason: unknown) => item.reject(reason),
-        );
-      }
+    } finally {
+      this.#isFlushing = false;
     }
   }
 
   async #store(batch: readonly PendingWebhook[]): Promise<Receipt[]> {
     const routes = await this.#routesOf(batch.flatMap((item) => item.events));
     const receipts = batch.map(() => uuidv7());
-    const rows = new Map<string, typeof inboundEvents.$inferInsert>(); // by dedup key: repeats in one batch too
+    const rows = new Map<string, InboundEvent>(); // by dedup key: repeats in one batch too
     batch.forEach((item, i) => {
       for (const event of item.events) {
         if (rows.has(event.dedupKey)) continue;
@@ -140,39 +130,70 @@ export class Ingress {
         });
       }
     });
-    return this.#db.transaction(async (tx) => {
-      // Inserted in dedup key order (batches committing at once lock keys in one order), handed on
-      // in arrival order, which gives each conversation its order.
-      const arrival = new Map([...rows.values()].map((row, i) => [row.id!, i]));
-      const inserted = rows.size
-        ? await tx
-            .insert(inboundEvents)
-            .values([...rows.values()].sort((a, b) => (a.dedupKey < b.dedupKey ? -1 : 1)))
-            .onConflictDoNothing({ target: inboundEvents.dedupKey })
-            .returning()
-        : [];
-      inserted.sort((a, b) => arrival.get(a.id)! - arrival.get(b.id)!);
+    const events = [...rows.values()]; // in arrival order, which gives each conversation its order
+    const store = async (db: Db) => {
+      const fresh = new Set(events.length ? await this.#insert(db, batch, receipts, events) : []);
+      if (!events.length) await this.#insertReceipts(db, batch, receipts);
+      const inserted = events.filter((e) => fresh.has(e.id));
       // Deliveries and their jobs commit with the events: no event is stored without its delivery.
-      await this.#deliveries.createFor(tx, inserted.filter(isRouted));
-      const fresh = (receiptId: string) => inserted.filter((e) => e.receiptId === receiptId);
-      await tx.insert(webhookReceipts).values(
-        batch.map((item, i) => ({
-          id: receipts[i]!,
-          app: item.app,
-          body: item.body,
-          eventCount: item.events.length,
-          newEventCount: fresh(receipts[i]!).length,
-          traceParent: item.traceParent,
-          receivedAt: item.receivedAt,
-        })),
-      );
-      return batch.map((item, i) => ({
-        receiptId: receipts[i]!,
-        events: item.events.length,
-        newEvents: fresh(receipts[i]!).length,
-        unrouted: fresh(receipts[i]!).filter((e) => e.routeState === 'unrouted').length,
-      }));
-    });
+      await this.#deliveries.createFor(db, inserted.filter(isRouted));
+      return batch.map((item, i) => {
+        const mine = inserted.filter((e) => e.receiptId === receipts[i]);
+        return {
+          receiptId: receipts[i]!,
+          events: item.events.length,
+          newEvents: mine.length,
+          unrouted: mine.filter((e) => e.routeState === 'unrouted').length,
+        };
+      });
+    };
+    // Unrouted events only: one statement, atomic on its own.
+    return events.some((e) => e.routeState === 'routed') ? this.#db.transaction(store) : store(this.#db);
+  }
+
+  /**
+   * Inserts the events that are new and every receipt (with its count of new events) in one
+   * statement; returns the ids of the new events.
+   */
+  async #insert(
+    db: Db,
+    batch: readonly PendingWebhook[],
+    receipts: readonly string[],
+    events: readonly InboundEvent[],
+  ): Promise<string[]> {
+    const newEvents = db
+      .insert(inboundEvents)
+      .values([...events])
+      .onConflictDoNothing({ target: inboundEvents.dedupKey })
+      .returning({ id: inboundEvents.id, receiptId: inboundEvents.receiptId });
+    const bodies = batch.map(
+      (item, i) =>
+        sql`(${receipts[i]}::uuid, ${item.app}, ${item.body}, ${item.events.length}::integer, ${item.traceParent}, ${item.receivedAt.toISOString()}::timestamptz)`,
+    );
+    const result = await db.execute<{ id: string }>(sql`
+      with fresh as (${newEvents.getSQL()}),
+      receipts as (
+        insert into ${webhookReceipts} (id, app, body, event_count, new_event_count, trace_parent, received_at)
+        select r.id, r.app, r.body, r.event_count,
+          (select count(*) from fresh where fresh.receipt_id = r.id), r.trace_parent, r.received_at
+        from (values ${sql.join(bodies, sql`, `)}) as r (id, app, body, event_count, trace_parent, received_at)
+      )
+      select id from fresh`);
+    return result.rows.map((row) => row.id);
+  }
+
+  async #insertReceipts(db: Db, batch: readonly PendingWebhook[], receipts: readonly string[]): Promise<void> {
+    await db.insert(webhookReceipts).values(
+      batch.map((item, i) => ({
+        id: receipts[i]!,
+        app: item.app,
+        body: item.body,
+        eventCount: item.events.length,
+        newEventCount: 0,
+        traceParent: item.traceParent,
+        receivedAt: item.receivedAt,
+      })),
+    );
   }
 
   /** Routes the events a channel's instance missed while the channel had none. */
