@@ -1,1 +1,0 @@
-ALTER TABLE "instances" ADD COLUMN "paused_with_tenant" boolean DEFAULT false NOT NULL;

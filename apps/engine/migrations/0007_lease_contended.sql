@@ -1,1 +1,0 @@
-ALTER TABLE "conversation_leases" ADD COLUMN "contended" boolean DEFAULT false NOT NULL;

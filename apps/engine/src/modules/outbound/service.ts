@@ -1,0 +1,508 @@
+import { randomUUID } from 'node:crypto';
+import type { Db, JobQueue, Logger } from '@mic/platform';
+import { LaneStore, type ClaimedItem, type LaneItem } from './store.ts';
+
+/** What the send handler made of one item; the lane acts on it. */
+export type SendOutcome =
+  /** Meta took it: the item leaves the lane. */
+  | { outcome: 'sent' }
+  /** Failed for good (the caller recorded why): the item leaves the lane. */
+  | { outcome: 'failed' }
+  /** 5xx, network: back in its place, due at `atMs` (the caller's backoff with jitter). */
+  | { outcome: 'retry'; atMs: number }
+  /** Token refused: the lane stops until `resume`; the item waits in its place. */
+  | { outcome: 'lane-paused'; reason: string }
+  /** 130429 / 131048: the lane slows down and the item is retried at `retryAtMs`. */
+  | { outcome: 'lane-slowed'; factor: number; untilMs: number; retryAtMs: number }
+  /** 131056: this recipient's items wait until `untilMs`, the lane's others go on. */
+  | { outcome: 'recipient-delayed'; untilMs: number };
+
+export type SendHandler = (item: ClaimedItem) => Promise<SendOutcome>;
+
+export interface LanesOptions {
+  db: Db;
+  logger: Logger;
+  /**
+   * Wakes idle lanes across processes: an enqueue adds a wake job (one queued per lane) whose
+   * NOTIFY reaches a worker at once. Without it, other processes find new work at their next poll.
+   */
+  queue?: JobQueue;
+  /** Meta's per-second cap of a lane (e.g. from the tenant's limits); 80 when not given. */
+  capFor?: (lane: string) => number | Promise<number>;
+  /** The share of the cap the engine paces to (0 < share ≤ 1). */
+  share?: number;
+  /** How far ahead of now a worker reserves slots: also what a new critical item may wait for. */
+  horizonMs?: number;
+  /** A claim's lease; a worker renews its claims every third of it, so a dead one's expire. */
+  leaseMs?: number;
+  /** How often a worker looks for lanes with work it was not told about (other replicas' enqueues, retries). */
+  pollIntervalMs?: number;
+  /** Items one worker holds per lane at once (scheduled and being sent): bounds a slow lane. */
+  maxInFlightPerLane?: number;
+  /** When a handler throws, the item is retried this much later. */
+  errorRetryMs?: number;
+  /** Told of each send's outcome and of each slot missed (for metrics). */
+  observe?: (lane: string, event: SendOutcome['outcome'] | 'missed-slot') => void;
+}
+
+export const DEFAULT_CAP = 80;
+export const WAKE_QUEUE = 'outbound-lane-wake';
+
+interface Held {
+  item: ClaimedItem;
+  /** Claim order in this worker: the lane's send order. */
+  order: number;
+  timer?: NodeJS.Timeout | undefined;
+  sending?: Promise<void>;
+}
+
+interface Runner {
+  woken: boolean;
+  wake: () => void;
+  done: Promise<void>;
+}
+
+/**
+ * Per-channel lanes of outbound sends, paced under each channel's rate cap across every worker
+ * process on the database. Workers claim a lane's due items together with consecutive send slots
+ * (`next_slot_ms` on the lane's row), then call the send handler for each item at its slot.
+ * See docs/outbound.md.
+ */
+export class Lanes {
+  readonly workerId = randomUUID();
+  readonly #store: LaneStore;
+  readonly #queue: JobQueue | undefined;
+  readonly #logger: Logger;
+  readonly #capFor: (lane: string) => number | Promise<number>;
+  readonly #share: number;
+  readonly #horizonMs: number;
+  readonly #leaseMs: number;
+  readonly #pollIntervalMs: number;
+  readonly #maxInFlight: number;
+  readonly #errorRetryMs: number;
+  readonly #observe: NonNullable<LanesOptions['observe']>;
+  /**
+   * How late a send may start after its slot. Sends start within [slot, slot + tolerance], so a
+   * one-second window holds sends of slots within 1 s + tolerance: at most cap × share × (1 s +
+   * tolerance), within the cap while tolerance ≤ (1 / share − 1) s. Half of that is spent here; the
+   * other half is left for the network's jitter on the way to Meta. A worker later than that gives
+   * the slot up (see `#late`).
+   */
+  readonly #toleranceMs: number;
+  readonly #held = new Map<string, Held>();
+  /** Held items per lane. */
+  readonly #load = new Map<string, number>();
+  /** Held items per lane that lost their slot, in send order: the next claim gives them slots first. */
+  readonly #carried = new Map<string, Held[]>();
+  readonly #runners = new Map<string, Runner>();
+  #handler: SendHandler | undefined;
+  #stopping = true;
+  #halted = false;
+  /** Whether this worker takes wake jobs from the queue. */
+  #isWoken = false;
+  #claimed = 0;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Slots given up because the worker was too late for them. */
+  missedSlots = 0;
+
+  constructor(options: LanesOptions) {
+    this.#store = new LaneStore(options.db);
+    this.#queue = options.queue;
+    this.#logger = options.logger;
+    this.#capFor = options.capFor ?? (() => DEFAULT_CAP);
+    this.#share = options.share ?? 0.95;
+    if (!(this.#share > 0 && this.#share <= 1)) throw new Error('lanes: share must be in (0, 1]');
+    this.#horizonMs = options.horizonMs ?? 250;
+    this.#leaseMs = options.leaseMs ?? 30_000;
+    this.#pollIntervalMs = options.pollIntervalMs ?? 500;
+    this.#maxInFlight = options.maxInFlightPerLane ?? 200;
+    this.#errorRetryMs = options.errorRetryMs ?? 1_000;
+    this.#observe = options.observe ?? (() => {});
+    // At share 1 there is no room: 1 ms, for timer rounding.
+    this.#toleranceMs = Math.max(1, 0.5 * (1000 / this.#share - 1000));
+  }
+
+  /** Defines the wake queue (before the first enqueue, when there is a queue). */
+  async init(): Promise<void> {
+    await this.#queue?.define(WAKE_QUEUE, { policy: 'short', retryLimit: 0, deleteAfterSeconds: 600 });
+  }
+
+  /** Queues an item in the caller's transaction: it exists exactly when the caller's change commits. */
+  async enqueue(tx: Db, item: LaneItem): Promise<void> {
+    await this.enqueueMany(tx, [item]);
+  }
+
+  async enqueueMany(tx: Db, items: readonly LaneItem[]): Promise<void> {
+    await this.#store.enqueue(tx, items, Date.now());
+    if (!this.#queue) return;
+    for (const lane of new Set(items.map((item) => item.lane))) {
+      await this.#queue.send(WAKE_QUEUE, { lane }, { singletonKey: lane }, tx);
+    }
+  }
+
+  /**
+   * Takes items out of their lanes (a cancelled or paused broadcast) in the caller's transaction,
+   * except those a worker holds now: their send may be under way and ends as the handler says.
+   */
+  async withdraw(tx: Db, which: { messageIds: readonly string[] } | { batch: string }): Promise<string[]> {
+    return this.#store.withdraw(tx, which, Date.now());
+  }
+
+  /** Looks at a lane now instead of at the next poll (after the enqueueing transaction committed). */
+  wake(lane: string): void {
+    if (this.#stopping) return;
+    const runner = this.#runners.get(lane);
+    if (runner) runner.wake();
+    else this.#startRunner(lane);
+  }
+
+  /** Spaces the lane's slots `factor` times further apart until `untilMs`. */
+  async slowDown(lane: string, factor: number, untilMs: number): Promise<void> {
+    await this.#store.slowDown(lane, factor, untilMs, Date.now());
+  }
+
+  /**
+   * Stops claiming from the lane until `resume`. This worker puts back the items it holds for
+   * later slots; sends already started finish, and other replicas' next sends meet the same error.
+   */
+  async pause(lane: string, reason: string): Promise<void> {
+    await this.#store.pause(lane, reason, Date.now());
+    await this.#putBack((item) => item.lane === lane);
+  }
+
+  async resume(lane: string): Promise<void> {
+    await this.#store.resume(lane);
+    this.wake(lane);
+  }
+
+  /** That recipient's items in the lane wait until `untilMs`; its other items go on. */
+  async delayRecipient(lane: string, recipient: string, untilMs: number): Promise<void> {
+    await this.#store.holdRecipient(lane, recipient, untilMs);
+    await this.#putBack((item) => item.lane === lane && item.recipient === recipient);
+  }
+
+  /** Puts an item back in its place (FIFO order kept), due at `atMs`. */
+  async retryLater(item: Pick<ClaimedItem, 'messageId'>, atMs: number): Promise<void> {
+    await this.#store.release([item.messageId], null, atMs);
+  }
+
+  /** The lane's row: cursor and controls (for status pages and tests). */
+  laneState(lane: string) {
+    return this.#store.laneState(lane);
+  }
+
+  /** Starts the worker: claims due items lane by lane and calls `send` for each at its slot. */
+  async start(send: SendHandler): Promise<void> {
+    if (!this.#stopping || this.#halted) throw new Error('lanes: already started or halted');
+    this.#handler = send;
+    this.#stopping = false;
+    const poll = async () => {
+      try {
+        await this.#store.purgeHolds(Date.now());
+        for (const lane of await this.#store.lanesWithWork(Date.now())) {
+          if (!this.#stopping && !this.#runners.has(lane)) this.#startRunner(lane);
+        }
+      } catch (error) {
+        this.#logger.warn({ err: error }, 'lanes poll failed');
+      }
+      if (!this.#stopping) this.#pollTimer = setTimeout(() => void poll(), this.#pollIntervalMs);
+    };
+    void poll();
+    const beat = async () => {
+      try {
+        if (this.#held.size > 0) await this.#store.heartbeat(this.workerId, Date.now() + this.#leaseMs);
+      } catch (error) {
+        this.#logger.warn({ err: error }, 'lanes heartbeat failed');
+      }
+      if (!this.#halted && this.#handler) this.#heartbeatTimer = setTimeout(() => void beat(), this.#leaseMs / 3);
+    };
+    this.#heartbeatTimer = setTimeout(() => void beat(), this.#leaseMs / 3);
+    if (this.#queue) {
+      await this.#queue.work<{ lane: string }>(WAKE_QUEUE, { batchSize: 50 }, async (jobs) => {
+        for (const job of jobs) this.wake(job.data.lane);
+      });
+      this.#isWoken = true;
+    }
+  }
+
+  /**
+   * Graceful stop (SIGTERM): claims no more, puts back the items waiting for their slot, and waits
+   * up to `timeoutMs` for the sends already started. Those still running keep their claim, which
+   * expires if this process exits first (at-least-once).
+   */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#pollTimer);
+    await this.#stopWakes();
+    for (const runner of this.#runners.values()) runner.wake();
+    await Promise.all([...this.#runners.values()].map((runner) => runner.done));
+    await this.#putBack(() => true);
+    const sending = [...this.#held.values()].flatMap((held) => (held.sending ? [held.sending] : []));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(sending),
+      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    this.#handler = undefined;
+    clearTimeout(this.#heartbeatTimer);
+  }
+
+  /**
+   * Stops at once and leaves every claim as it is, as a killed process would: its items are taken
+   * again by another worker once their leases expire. For tests and last-resort shutdowns.
+   */
+  halt(): void {
+    this.#stopping = true;
+    this.#halted = true;
+    clearTimeout(this.#pollTimer);
+    clearTimeout(this.#heartbeatTimer);
+    for (const held of this.#held.values()) clearTimeout(held.timer);
+    for (const runner of this.#runners.values()) runner.wake();
+    void this.#stopWakes().catch(() => {});
+  }
+
+  async #stopWakes(): Promise<void> {
+    if (!this.#isWoken) return;
+    this.#isWoken = false;
+    await this.#queue?.boss.offWork(WAKE_QUEUE);
+  }
+
+  /** Releases the held items not yet being sent that `which` picks, in their places. */
+  async #putBack(which: (item: ClaimedItem) => boolean): Promise<ClaimedItem[]> {
+    const waiting = [...this.#held.values()].filter((held) => !held.sending && which(held.item));
+    for (const held of waiting) {
+      clearTimeout(held.timer);
+      this.#drop(held.item);
+    }
+    for (const [lane, carried] of this.#carried) {
+      const left = carried.filter((held) => this.#held.has(held.item.messageId));
+      if (left.length > 0) this.#carried.set(lane, left);
+      else this.#carried.delete(lane);
+    }
+    await this.#store.release(
+      waiting.map((held) => held.item.messageId),
+      this.workerId,
+    );
+    return waiting.map((held) => held.item);
+  }
+
+  #inFlight(lane: string): number {
+    return this.#load.get(lane) ?? 0;
+  }
+
+  #drop(item: ClaimedItem): void {
+    if (!this.#held.delete(item.messageId)) return;
+    const load = this.#inFlight(item.lane) - 1;
+    if (load > 0) this.#load.set(item.lane, load);
+    else this.#load.delete(item.lane);
+  }
+
+  #startRunner(lane: string): void {
+    let wake = () => {};
+    let timer: NodeJS.Timeout | undefined;
+    const runner: Runner = {
+      woken: false,
+      wake: () => {
+        runner.woken = true;
+        clearTimeout(timer);
+        wake();
+      },
+      done: Promise.resolve(),
+    };
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        if (runner.woken || this.#stopping) {
+          runner.woken = false;
+          resolve();
+          return;
+        }
+        wake = resolve;
+        timer = setTimeout(resolve, Math.max(0, ms));
+      }).then(() => {
+        wake = () => {};
+        runner.woken = false;
+      });
+    this.#runners.set(lane, runner);
+    runner.done = this.#run(lane, runner, sleep)
+      .finally(() => this.#runners.delete(lane))
+      .then(async () => {
+        // A runner that gives up (database errors) leaves no item without a slot behind.
+        const carried = this.#carried.get(lane);
+        if (carried && !this.#halted) await this.#putBack((item) => carried.some((held) => held.item === item));
+      })
+      .catch((error: unknown) => this.#logger.warn({ err: error, lane }, 'lane runner ended badly'));
+  }
+
+  async #run(lane: string, runner: Runner, sleep: (ms: number) => Promise<void>): Promise<void> {
+    let busy = 0;
+    while (!this.#stopping) {
+      // Items that lost their slot need new slots whatever the lane's load: they are counted in it.
+      const carry = this.#carried.get(lane)?.length ?? 0;
+      const room = Math.max(0, this.#maxInFlight - this.#inFlight(lane));
+      if (room === 0 && carry === 0) {
+        await sleep(this.#horizonMs);
+        continue;
+      }
+      runner.woken = false;
+      let claim;
+      try {
+        const cap = await this.#capFor(lane);
+        claim = await this.#store.claim(
+          {
+            lane,
+            worker: this.workerId,
+            ratePerSecond: cap * this.#share,
+            horizonMs: this.#horizonMs,
+            limit: room,
+            carry,
+            leaseMs: this.#leaseMs,
+          },
+          Date.now(),
+        );
+      } catch (error) {
+        this.#logger.warn({ err: error, lane }, 'lane claim failed');
+        return;
+      }
+      if (claim.kind === 'busy') {
+        // Another worker is claiming; a lane that keeps answering busy has no row: the poll
+        // restarts it once it has work.
+        if (++busy > 100) return;
+        await sleep(Math.min(20, this.#horizonMs / 4));
+        continue;
+      }
+      busy = 0;
+      if (claim.kind === 'paused') {
+        await this.#putBack((item) => item.lane === lane);
+        return;
+      }
+      if (claim.kind === 'idle') {
+        // An enqueue woke us while the claim ran: look again before going idle.
+        if (runner.woken && !this.#stopping) continue;
+        return;
+      }
+      if (claim.kind === 'ahead') {
+        await sleep(claim.atMs - Date.now());
+        continue;
+      }
+      if (this.#halted) return;
+      // The slots go to the items carried now, then to the new ones, in send order: some carried
+      // items may have been put back during the claim (a slot goes unused), others may have lost
+      // their slot meanwhile (the last items wait for the next claim).
+      const queue = [...(this.#carried.get(lane) ?? [])];
+      for (const item of claim.items) {
+        queue.push({ item, order: this.#claimed++ });
+        this.#held.set(item.messageId, queue.at(-1)!);
+        this.#load.set(lane, this.#inFlight(lane) + 1);
+      }
+      const slots = [...claim.carriedSlots, ...claim.items.map((item) => item.slotMs)];
+      slots.forEach((slotMs, i) => {
+        if (!queue[i]) return;
+        queue[i].item.slotMs = slotMs;
+        this.#arm(queue[i]);
+      });
+      if (queue.length > slots.length) this.#carried.set(lane, queue.slice(slots.length));
+      else this.#carried.delete(lane);
+      if (this.#stopping) return;
+      await sleep(claim.frontierMs - this.#horizonMs / 2 - Date.now());
+    }
+  }
+
+  /** Sets the held item's timer for its slot. */
+  #arm(held: Held): void {
+    const fire = () => {
+      if (this.#halted) return;
+      const now = Date.now();
+      if (now < held.item.slotMs) {
+        // Timers may fire a little early by the wall clock.
+        held.timer = setTimeout(fire, held.item.slotMs - now);
+      } else if (now > held.item.slotMs + this.#toleranceMs) {
+        this.#late(held);
+      } else {
+        held.timer = undefined;
+        held.sending = this.#send(held);
+      }
+    };
+    held.timer = setTimeout(fire, Math.max(0, held.item.slotMs - Date.now()));
+  }
+
+  /**
+   * Too late for the slot (an overloaded event loop): the slot is lost, not the order. The worker's
+   * waiting items on the lane take its remaining slots in send order, and those left over wait, in
+   * order, for slots from the next claim. One slot is wasted per late item.
+   */
+  #late(late: Held): void {
+    this.missedSlots++;
+    const lane = late.item.lane;
+    this.#observe(lane, 'missed-slot');
+    const waiting = [...this.#held.values()]
+      .filter((held) => held.item.lane === lane && !held.sending)
+      .sort((a, b) => a.order - b.order);
+    const slots = waiting
+      .filter((held) => held.timer && held !== late)
+      .map((held) => held.item.slotMs)
+      .sort((a, b) => a - b);
+    for (const held of waiting) {
+      clearTimeout(held.timer);
+      held.timer = undefined;
+    }
+    slots.forEach((slotMs, i) => {
+      waiting[i]!.item.slotMs = slotMs;
+      this.#arm(waiting[i]!);
+    });
+    this.#carried.set(lane, waiting.slice(slots.length));
+    // The lane's runner may have gone idle since it claimed these.
+    this.wake(lane);
+  }
+
+  async #send(held: Held): Promise<void> {
+    const { item } = held;
+    try {
+      let outcome: SendOutcome;
+      try {
+        outcome = await this.#handler!(item);
+      } catch (error) {
+        this.#logger.error({ err: error, lane: item.lane, messageId: item.messageId }, 'send handler threw');
+        outcome = { outcome: 'retry', atMs: Date.now() + this.#errorRetryMs };
+      }
+      // A halted worker is a dead one: what it learns afterwards is lost, as in a crash.
+      if (this.#halted) return;
+      this.#observe(item.lane, outcome.outcome);
+      await this.#settle(item, outcome);
+    } catch (error) {
+      this.#logger.error({ err: error, lane: item.lane, messageId: item.messageId }, 'lane item not settled');
+    } finally {
+      if (!this.#halted) {
+        const wasFull = this.#inFlight(item.lane) >= this.#maxInFlight;
+        this.#drop(item);
+        if (wasFull) this.#runners.get(item.lane)?.wake();
+      }
+    }
+  }
+
+  async #settle(item: ClaimedItem, result: SendOutcome): Promise<void> {
+    const ids = [item.messageId];
+    switch (result.outcome) {
+      case 'sent':
+      case 'failed':
+        await this.#store.finish(item.messageId, this.workerId);
+        return;
+      case 'retry':
+        await this.#store.release(ids, this.workerId, result.atMs);
+        return;
+      case 'lane-paused':
+        await this.pause(item.lane, result.reason);
+        await this.#store.release(ids, this.workerId);
+        return;
+      case 'lane-slowed':
+        await this.slowDown(item.lane, result.factor, result.untilMs);
+        await this.#store.release(ids, this.workerId, result.retryAtMs);
+        return;
+      case 'recipient-delayed':
+        await this.delayRecipient(item.lane, item.recipient, result.untilMs);
+        await this.#store.release(ids, this.workerId);
+        return;
+    }
+  }
+}
