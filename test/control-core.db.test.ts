@@ -17,7 +17,7 @@ const sims: NexusSim[] = [];
 beforeAll(async () => {
   graph = await startGraphSandbox();
   planes = await startTestPlanes({
-    control: { INSTANCE_URL_ALLOW_PRIVATE: 'true' },
+    control: { INSTANCE_URL_ALLOW_PRIVATE: 'true', INSTANCE_PROBE_INTERVAL: '1s' },
     engine: {
       META_APP_SECRET: APP_SECRET,
       META_GRAPH_URL: graph.url,
@@ -56,6 +56,7 @@ async function onboard(tenantId: string, name: string) {
     secrets: [credentials!.signingSecret],
     controlPublicKey: key.body.publicKeyPem,
     instanceId: instance.id,
+    version: '3.4.1',
   });
   sims.push(sim);
   await api('PATCH', `/v1/instances/${instance.id}`, {
@@ -87,7 +88,7 @@ const bodies = (sim: NexusSim) => sim.received().map((d) => (d.event.data as { t
 describe('control is the source of truth, and the engine follows', () => {
   it("routes a channel's webhooks to its instance within seconds of its creation through the API", async () => {
     const tenant = await api<Tenant>('POST', '/v1/tenants', { name: 'Panadería Luna' });
-    const { sim, phoneNumberId, channel } = await onboard(tenant.body.id, 'main');
+    const { instance, sim, phoneNumberId, channel } = await onboard(tenant.body.id, 'main');
     expect(channel.connection).toMatchObject({ state: 'subscribed', error: null });
     expect(graph.calls({ method: 'POST' }).some((c) => c.objectId === `waba${phoneNumberId}`)).toBe(true);
 
@@ -96,6 +97,11 @@ describe('control is the source of truth, and the engine follows', () => {
       return report.results.every((r) => r.status === 200) ? true : undefined;
     });
     await sim.waitFor((r) => r.some((d) => d.event.channel.id === phoneNumberId));
+    // Control's health probes answer with the version the instance runs.
+    await eventually(async () => {
+      const shown = await api<{ version: string | null }>('GET', `/v1/instances/${instance.id}`);
+      return shown.body.version === '3.4.1' ? true : undefined;
+    });
   });
 
   it('refuses a channel id that another instance owns, before its token goes anywhere', async () => {
@@ -174,7 +180,7 @@ describe('control is the source of truth, and the engine follows', () => {
     // The instance itself was told, with control's signed command.
     await paused.sim.waitForCommands((c) => c.some((x) => x.command === 'pause' && x.executed));
     expect(paused.sim.instance()).toMatchObject({ state: 'paused', stateReason: 'invoice overdue' });
-    expect(other.sim.commands()).toEqual([]);
+    expect(other.sim.commands().filter((c) => c.command !== 'health')).toEqual([]);
 
     expect((await api('POST', `/v1/instances/${paused.instance.id}/resume`, { reason: 'paid' })).status).toBe(200);
     await paused.sim.waitFor((r) => r.length === 3);

@@ -72,6 +72,7 @@ export class InstanceControl {
   readonly #key: CommandSigningKey;
   readonly #logger: Logger;
   readonly #options: InstanceControlOptions;
+  readonly #versionListeners: ((instanceId: string, version: string) => Promise<void>)[] = [];
   readonly #availability: Availability;
   #directory: InstanceDirectory = emptyDirectory;
 
@@ -326,5 +327,13 @@ export class InstanceControl {
       status: typeof health?.status === 'string' ? health.status : null,
       error: failure ? `${failure.code}: ${failure.message}` : null,
     });
+    if (typeof health?.version === 'string') {
+      for (const listener of this.#versionListeners) await listener(target.instanceId, health.version);
+    }
+  }
+
+  /** Told the version an instance reports in its `health` answers (the tenants module keeps it). */
+  onVersionReported(listener: (instanceId: string, version: string) => Promise<void>): void {
+    this.#versionListeners.push(listener);
   }
 }

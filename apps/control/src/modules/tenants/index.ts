@@ -44,6 +44,7 @@ export default fp(
       probeTargets: async () =>
         (await tenants.controllable()).map((i) => ({ instanceId: i.id, controlUrl: i.controlUrl! })),
     });
+    app.instanceControl.onVersionReported((instanceId, version) => tenants.recordReportedVersion(instanceId, version));
     // Pause and resume reach the instance itself through a signed command, issued in the change's transaction.
     tenants.useInstanceCommand(async (tx, instance, command, reason, actor) => {
       if (!instance.controlUrl) return;

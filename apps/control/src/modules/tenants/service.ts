@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, ne } from 'drizzle-orm';
+import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import {
   TENANT_MODULES,
@@ -256,6 +256,14 @@ export class Tenants {
     const [row] = await this.#db.select().from(instances).where(eq(instances.id, id));
     if (!row) throw problems.notFound(`no instance ${id}`);
     return row;
+  }
+
+  /** Keeps the version an instance reports of itself (not a configuration change: no audit, no snapshot). */
+  async recordReportedVersion(instanceId: string, version: string): Promise<void> {
+    await this.#db
+      .update(instances)
+      .set({ version, updatedAt: this.#clock.now() })
+      .where(and(eq(instances.id, instanceId), sql`${instances.version} is distinct from ${version}`));
   }
 
   /** The tenant of an instance, read in `tx` when the caller is inside a transaction. */
