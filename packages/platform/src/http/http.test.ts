@@ -98,3 +98,30 @@ describe('problem details', () => {
     expect(res.json<{ paths: Record<string, unknown> }>().paths).toHaveProperty('/things');
   });
 });
+
+describe('behind a reverse proxy', () => {
+  async function clientSeen(trustProxy?: boolean | string[]) {
+    const server = await createHttpServer({
+      logger: testLogger(),
+      metrics: new Registry(),
+      title: 't',
+      version: '1',
+      description: 'd',
+      ...(trustProxy === undefined ? {} : { trustProxy }),
+    });
+    server.get('/who', async (req) => ({ ip: req.ip, protocol: req.protocol }));
+    const res = await server.inject({
+      method: 'GET',
+      url: '/who',
+      headers: { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https' },
+    });
+    await server.close();
+    return res.json<{ ip: string; protocol: string }>();
+  }
+
+  it('ignores X-Forwarded-* unless told which proxies to believe', async () => {
+    expect(await clientSeen()).toEqual({ ip: '127.0.0.1', protocol: 'http' });
+    expect(await clientSeen(['10.0.0.0/8'])).toEqual({ ip: '127.0.0.1', protocol: 'http' });
+    expect(await clientSeen(['127.0.0.1'])).toEqual({ ip: '203.0.113.7', protocol: 'https' });
+  });
+});

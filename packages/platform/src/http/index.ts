@@ -39,6 +39,8 @@ export interface HttpServerOptions {
   description: string;
   /** Largest request body accepted, in bytes (413 above it). */
   bodyLimit?: number;
+  /** Proxies whose X-Forwarded-For and -Proto are believed; none by default. */
+  trustProxy?: boolean | string[];
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -117,6 +119,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     // One line per request is written by the onResponse hook below instead.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    trustProxy: options.trustProxy ?? false,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();

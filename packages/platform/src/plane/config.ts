@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
-import { fields, type ConfigOf } from '../config/index.ts';
+import { fields, type ConfigOf, type Field } from '../config/index.ts';
+import { parseProxyList } from '../url-safety/index.ts';
 import type { Clock } from '../clock/index.ts';
 import type { DatabaseOptions } from '../db/index.ts';
 import type { PlaneName } from '../supervision/index.ts';
@@ -20,6 +21,19 @@ export const commonFields = {
     "embedded PGlite's shared_buffers, most of its memory",
     '32MB',
   ),
+  trustProxy: {
+    env: 'TRUST_PROXY',
+    description:
+      'reverse proxies whose X-Forwarded-For/-Proto are believed (client address for login limits, https for cookies): true, or comma-separated addresses or CIDRs',
+    fallback: false,
+    isOptional: false,
+    parse: (raw: string): boolean | string[] => {
+      if (/^(true|1|yes)$/i.test(raw)) return true;
+      if (/^(false|0|no)$/i.test(raw)) return false;
+      return parseProxyList(raw);
+    },
+    display: (value: boolean | string[]) => (Array.isArray(value) ? value.join(',') : String(value)),
+  } satisfies Field<boolean | string[]>,
   logLevel: fields.choice(
     'LOG_LEVEL',
     'log level',
@@ -90,6 +104,7 @@ export function planeSettingsOptions(
     heartbeatIntervalMs: config.heartbeatInterval,
     shutdownTimeoutMs: config.shutdownTimeout,
     healthTimeoutMs: config.healthTimeout,
+    trustProxy: config.trustProxy,
     ...(overrides.clock ? { clock: overrides.clock } : {}),
   };
 }

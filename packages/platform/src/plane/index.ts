@@ -70,6 +70,8 @@ export interface PlaneOptions {
   heartbeatIntervalMs: number;
   shutdownTimeoutMs: number;
   healthTimeoutMs: number;
+  /** Proxies whose X-Forwarded-* headers are believed (Fastify's `trustProxy`). */
+  trustProxy: boolean | string[];
   runsWorkers: boolean;
   serviceAuth: ServiceAuthOptions;
   bodyLimit?: number;
@@ -144,6 +146,7 @@ export async function startPlane(options: PlaneOptions): Promise<StartedPlane> {
       version: options.version,
       description: options.description,
       ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
+      trustProxy: options.trustProxy,
     });
     const health = new HealthRegistry();
     const heartbeats = new QueueHeartbeats(db.orm, queue, options.heartbeatIntervalMs);

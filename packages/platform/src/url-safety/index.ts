@@ -9,16 +9,28 @@ export interface UrlPolicy {
   allowedNetworks: readonly string[];
 }
 
-/** Parses `10.0.0.0/8,fd00::/8` into CIDRs, naming the first one that is not. */
-export function parseNetworks(raw: string): string[] {
-  const networks = raw
+function parseList(raw: string, accept: (entry: string) => boolean, what: string): string[] {
+  const entries = raw
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  for (const network of networks) {
-    if (!ipaddr.isValidCIDR(network)) throw new Error(`${network} is not a network in CIDR notation`);
-  }
-  return networks;
+  const wrong = entries.find((entry) => !accept(entry));
+  if (wrong !== undefined) throw new Error(`${wrong} is not ${what}`);
+  return entries;
+}
+
+/** Parses `10.0.0.0/8,fd00::/8` into CIDRs, naming the first one that is not. */
+export function parseNetworks(raw: string): string[] {
+  return parseList(raw, (entry) => ipaddr.isValidCIDR(entry), 'a network in CIDR notation');
+}
+
+/** Parses `10.0.0.1,10.1.0.0/16`: addresses or networks (the proxies a server trusts). */
+export function parseProxyList(raw: string): string[] {
+  return parseList(
+    raw,
+    (entry) => ipaddr.isValid(entry) || ipaddr.isValidCIDR(entry),
+    'an address or a network in CIDR notation',
+  );
 }
 
 function isPublic(address: string, policy: UrlPolicy): boolean {
