@@ -72,6 +72,23 @@ function expectNoToken(text: string): void {
 }
 
 describe('channel connections', () => {
+  it('unsubscribes the old business account when a number moves to another one', async () => {
+    const movedFrom = '777000111222001';
+    const movedTo = '777000111222002';
+    sandbox.addObject({ id: movedFrom, kind: 'whatsapp-business-account', token: 'EAAGmove-token-0007' });
+    sandbox.addObject({ id: movedTo, kind: 'whatsapp-business-account', token: 'EAAGmove-token-0008' });
+    await call('PUT', connection('whatsapp', '1234500099'), {
+      accessToken: 'EAAGmove-token-0007',
+      objectId: movedFrom,
+    });
+    const moved = await call('PUT', connection('whatsapp', '1234500099'), {
+      accessToken: 'EAAGmove-token-0008',
+      objectId: movedTo,
+    });
+    expect(moved.json<ChannelConnection>()).toMatchObject({ objectId: movedTo, state: 'subscribed' });
+    expect(sandbox.calls({ objectId: movedFrom }).map((c) => c.method)).toEqual(['POST', 'DELETE']);
+  });
+
   it('store the token, subscribe the WhatsApp Business Account at Meta and show the result', async () => {
     const put = await call('PUT', connection('whatsapp', '1234567890'), { accessToken: TOKENS.waba, objectId: WABA });
     expect(put.statusCode).toBe(200);

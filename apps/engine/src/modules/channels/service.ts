@@ -110,9 +110,18 @@ export class ChannelConnections {
 
   /** Stores (or replaces) the channel's token and subscribes the app to its webhooks. */
   async connect(platform: ChannelPlatform, channelId: string, body: PutChannelConnection): Promise<ChannelConnection> {
-    const { db, secrets, clock } = this.#deps;
-    await secrets.put(channelTokenRef(platform, channelId), 'meta-access-token', body.accessToken);
+    const { db, secrets, clock, graph, logger } = this.#deps;
     const previous = await q.get(db, platform, channelId);
+    if (previous && previous.objectId !== body.objectId && previous.state === 'subscribed') {
+      // The channel moved to another business account or page: the old one stops sending us its webhooks.
+      const oldToken = await this.accessToken(platform, channelId);
+      if (oldToken) {
+        await graph.unsubscribeApp(previous.objectId, oldToken).catch((error: unknown) => {
+          logger.warn({ err: error, platform, channelId, objectId: previous.objectId }, 'old subscription not removed');
+        });
+      }
+    }
+    await secrets.put(channelTokenRef(platform, channelId), 'meta-access-token', body.accessToken);
     await q.upsert(db, {
       platform,
       channelId,
