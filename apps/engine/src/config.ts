@@ -148,6 +148,63 @@ export function engineConfigSpec(env: Readonly<Record<string, string | undefined
       isOptional: false,
       parse: parseSchedule,
     } satisfies Field<number[]>,
+    outboundDefaultRate: fields.integer(
+      'OUTBOUND_DEFAULT_RATE',
+      "per-channel sends per second when the tenant's limits give none (and their ceiling)",
+      80,
+      1,
+      1000,
+    ),
+    outboundRateShare: {
+      env: 'OUTBOUND_RATE_SHARE',
+      description: "share of a channel's cap the engine paces its sends to",
+      fallback: 0.95,
+      isOptional: false,
+      parse(raw: string) {
+        const share = Number(raw);
+        if (!(share > 0 && share <= 1)) throw new Error('expected a number in (0, 1]');
+        return share;
+      },
+    } satisfies Field<number>,
+    outboundHorizon: fields.duration('OUTBOUND_HORIZON', 'send slots a worker reserves ahead per claim', 250),
+    outboundLease: fields.duration('OUTBOUND_LEASE', "a worker's claim on sends, renewed every third", 30_000),
+    outboundPollInterval: fields.duration(
+      'OUTBOUND_POLL_INTERVAL',
+      'how often a worker looks for sends it was not told about (retries, other replicas)',
+      500,
+    ),
+    outboundMaxInFlightLane: fields.integer(
+      'OUTBOUND_MAX_IN_FLIGHT_LANE',
+      'sends one worker holds per channel at once',
+      200,
+      1,
+      10_000,
+    ),
+    sendRetryBase: fields.duration(
+      'SEND_RETRY_BASE',
+      'wait before sending again after Meta failed transiently (doubled each time, with jitter)',
+      1_000,
+    ),
+    sendRetryMax: fields.duration('SEND_RETRY_MAX', 'longest wait between two tries of a send', 300_000),
+    sendMaxAttempts: fields.integer(
+      'SEND_MAX_ATTEMPTS',
+      'tries of a send Meta fails transiently before it fails',
+      10,
+      1,
+    ),
+    sendSlowFactor: fields.integer(
+      'SEND_SLOW_FACTOR',
+      'a channel Meta throttles (130429, 131048) sends this many times slower for a while',
+      2,
+      1,
+      100,
+    ),
+    sendSlowFor: fields.duration('SEND_SLOW_FOR', 'how long a throttled channel stays slowed down', 60_000),
+    sendPairRateDelay: fields.duration(
+      'SEND_PAIR_RATE_DELAY',
+      "how long a recipient's messages wait after Meta's pair rate limit (131056)",
+      6_000,
+    ),
   };
 }
 

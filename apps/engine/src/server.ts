@@ -18,6 +18,8 @@ import configSync from './modules/config-sync/index.ts';
 import ingress from './modules/ingress/index.ts';
 import delivery from './modules/delivery/index.ts';
 import reports from './modules/reports/index.ts';
+import outbound from './modules/outbound/index.ts';
+import messages, { laneCap } from './modules/messages/index.ts';
 
 export const ENGINE_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 export const ENGINE_VERSION = pkg.version;
@@ -86,6 +88,29 @@ export function startEngine(config: EngineConfig, logger: Logger, overrides: Pla
         batchSize: config.reportsBatchSize,
         // Longer than a pass can take: a drain call waits CONTROL_TIMEOUT at most.
         leaseMs: Math.max(30_000, config.reportsFlushInterval * 5, config.controlTimeout * 3),
+      });
+      await app.register(outbound, {
+        capFor: (lane) => laneCap(app.configSync.snapshot, lane, config.outboundDefaultRate),
+        share: config.outboundRateShare,
+        horizonMs: config.outboundHorizon,
+        leaseMs: config.outboundLease,
+        pollIntervalMs: config.outboundPollInterval,
+        maxInFlightPerLane: config.outboundMaxInFlightLane,
+        stopTimeoutMs: config.metaGraphTimeout + 1_000,
+      });
+      await app.register(messages, {
+        graph: {
+          baseUrl: config.metaGraphUrl,
+          version: config.metaGraphVersion,
+          timeoutMs: config.metaGraphTimeout,
+          userAgent: `MIC-Engine/${ENGINE_VERSION}`,
+        },
+        retryBaseMs: config.sendRetryBase,
+        retryMaxMs: config.sendRetryMax,
+        maxAttempts: config.sendMaxAttempts,
+        slowFactor: config.sendSlowFactor,
+        slowForMs: config.sendSlowFor,
+        pairRateDelayMs: config.sendPairRateDelay,
       });
       if (config.roles.includes('ingress')) {
         await app.register(ingress, { bodyLimit: config.bodyLimit, secretCacheMs: config.metaSecretCache });

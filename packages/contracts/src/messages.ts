@@ -785,7 +785,14 @@ export type SendAccepted = Static<typeof SendAccepted>;
 
 export const MESSAGE_STATES = ['queued', 'sending', 'sent', 'delivered', 'read', 'failed'] as const;
 export const MessageState = Type.Union(
-  MESSAGE_STATES.map((state) => Type.Literal(state)),
+  [
+    Type.Literal('queued'),
+    Type.Literal('sending'),
+    Type.Literal('sent'),
+    Type.Literal('delivered'),
+    Type.Literal('read'),
+    Type.Literal('failed'),
+  ],
   {
     description:
       'queued (accepted, waiting for its lane), sending (a Graph call in flight), sent (Meta accepted it and ' +

@@ -80,6 +80,7 @@ export interface ChannelConnectionsDeps {
 export class ChannelConnections {
   readonly #deps: ChannelConnectionsDeps;
   readonly #listeners: ConnectionFailedListener[] = [];
+  readonly #subscribedListeners: ((platform: ChannelPlatform, channelId: string) => Promise<void>)[] = [];
 
   constructor(deps: ChannelConnectionsDeps) {
     this.#deps = deps;
@@ -92,6 +93,11 @@ export class ChannelConnections {
    */
   onConnectionFailed(listener: ConnectionFailedListener): void {
     this.#listeners.push(listener);
+  }
+
+  /** Called when Meta accepts a subscription (a new token for a channel that failed, say). */
+  onSubscribed(listener: (platform: ChannelPlatform, channelId: string) => Promise<void>): void {
+    this.#subscribedListeners.push(listener);
   }
 
   async get(platform: ChannelPlatform, channelId: string): Promise<ChannelConnection | null> {
@@ -267,6 +273,7 @@ export class ChannelConnections {
       updatedAt: now,
     });
     logger.info(where, 'channel subscribed to Meta webhooks');
+    for (const listener of this.#subscribedListeners) await listener(platform as ChannelPlatform, channelId);
     return subscribed!;
   }
 

@@ -3,6 +3,7 @@ import type { Db } from '@mic/platform';
 import type { DeliveryStatsReport, UsageReport } from '@mic/contracts';
 import { deliveries, deliveryAttempts, endpointBreakers } from '../delivery/schema.ts';
 import { inboundEvents } from '../ingress/schema.ts';
+import { outboundMessages } from '../messages/schema.ts';
 import { reportOutbox } from './schema.ts';
 
 /**
@@ -97,6 +98,13 @@ export class EngineFigures {
       from ${deliveries}
       where delivered_at >= ${since} and state = 'delivered'
       group by 1, 2, 3`);
+    // Messages Meta accepted, by the day the instance sent them (what the tenant's quota counts).
+    const sent = await this.#db.execute<Record<string, string>>(sql`
+      select to_char(created_at at time zone 'UTC', 'YYYY-MM-DD') as period, tenant_id, instance_id, channel,
+        count(*)::int as value
+      from ${outboundMessages}
+      where created_at >= ${since} and state in ('sent', 'delivered', 'read')
+      group by 1, 2, 3, 4`);
     return [
       ...received.rows.map((r) => ({
         period: r.period!,
@@ -115,6 +123,14 @@ export class EngineFigures {
           metric: 'events.delivered',
           value: num(r.value),
         })),
+      ...sent.rows.map((r) => ({
+        period: r.period!,
+        tenantId: r.tenant_id!,
+        instanceId: r.instance_id!,
+        channel: r.channel!,
+        metric: 'messages.sent',
+        value: num(r.value),
+      })),
     ];
   }
 

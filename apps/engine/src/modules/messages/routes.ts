@@ -1,0 +1,63 @@
+import { MessageParams, MessageStatus, SendAccepted } from '@mic/contracts';
+import { Problem, type HttpServer } from '@mic/platform';
+import type { Messages } from './service.ts';
+
+const tags = ['instance API'];
+
+function idempotencyKey(value: string | string[] | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const key = Array.isArray(value) ? value[0] : value;
+  if (key === undefined || key.length < 1 || key.length > 255) {
+    throw new Problem({
+      status: 400,
+      type: 'validation',
+      title: 'The request is not valid',
+      detail: 'Idempotency-Key: must be 1 to 255 characters',
+      errors: [{ field: 'Idempotency-Key', message: 'must be 1 to 255 characters' }],
+    });
+  }
+  return key;
+}
+
+export function registerMessageRoutes(app: HttpServer, messages: Messages): void {
+  app.post(
+    '/v1/messages',
+    {
+      preHandler: app.authenticateInstance,
+      schema: {
+        tags,
+        summary: 'Send a message on one of the instance’s channels (queued: 202)',
+        description:
+          'The body is a SendMessageRequest, checked against Meta’s limits (400 names each field). ' +
+          'An Idempotency-Key header makes a repeat of the same request answer the first message.',
+        security: [{ bearer: [] }],
+        response: { 202: SendAccepted },
+      },
+    },
+    async (req, reply) => {
+      const instanceId = req.instanceId!;
+      const accepted = await messages.accept(
+        instanceId,
+        req.body,
+        idempotencyKey(req.headers['idempotency-key']),
+        (platform) => app.assertInstanceMaySend(instanceId, platform),
+      );
+      void reply.status(202);
+      return accepted;
+    },
+  );
+  app.get(
+    '/v1/messages/:id',
+    {
+      preHandler: app.authenticateInstance,
+      schema: {
+        tags,
+        summary: 'A message the instance sent: its state and timeline',
+        security: [{ bearer: [] }],
+        params: MessageParams,
+        response: { 200: MessageStatus },
+      },
+    },
+    async (req) => messages.status(req.instanceId!, req.params.id),
+  );
+}

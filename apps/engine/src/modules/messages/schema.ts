@@ -1,0 +1,67 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+/**
+ * Messages instances sent through `POST /v1/messages`: the record of each send (its lane item in
+ * `outbound_items` exists only while it waits or is being sent).
+ */
+export const outboundMessages = pgTable(
+  'outbound_messages',
+  {
+    id: uuid('id').primaryKey(),
+    instanceId: text('instance_id').notNull(),
+    tenantId: text('tenant_id').notNull(),
+    /** The lane: `platform:channelId`. */
+    channel: text('channel').notNull(),
+    recipient: text('recipient').notNull(),
+    priority: text('priority').notNull(),
+    /** The validated SendMessageRequest, defaults applied. */
+    request: jsonb('request').notNull(),
+    state: text('state').notNull(),
+    metaMessageId: text('meta_message_id'),
+    /** Graph calls made for it. */
+    attempts: integer('attempts').notNull().default(0),
+    idempotencyKey: text('idempotency_key'),
+    /** SHA-256 of the validated request: a key reused with another body is refused. */
+    requestHash: text('request_hash').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('outbound_messages_idempotency_idx')
+      .on(t.instanceId, t.idempotencyKey)
+      .where(sql`idempotency_key is not null`),
+    index('outbound_messages_tenant_created_idx').on(t.tenantId, t.createdAt),
+    index('outbound_messages_meta_id_idx')
+      .on(t.metaMessageId)
+      .where(sql`meta_message_id is not null`),
+  ],
+);
+
+/** Every state change of a message, oldest first (`seq`): its timeline. */
+export const outboundMessageEvents = pgTable(
+  'outbound_message_events',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    messageId: uuid('message_id').notNull(),
+    state: text('state').notNull(),
+    at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull(),
+    /** The Graph call this entry is about (1 for the first), null for `queued` on acceptance. */
+    attempt: integer('attempt'),
+    /** MessageError: Meta's code, subcode, title and text. */
+    error: jsonb('error'),
+    isOutcomeUnknown: boolean('is_outcome_unknown').notNull().default(false),
+  },
+  (t) => [index('outbound_message_events_message_idx').on(t.messageId, t.seq)],
+);

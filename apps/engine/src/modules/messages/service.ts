@@ -1,0 +1,414 @@
+import { createHash } from 'node:crypto';
+import { and, asc, count, eq, gte, sql } from 'drizzle-orm';
+import { uuidv7 } from 'uuidv7';
+import {
+  validateSendRequest,
+  type ChannelPlatform,
+  type ConfigSnapshot,
+  type MessageError,
+  type MESSAGE_STATES,
+  type MessageStatus,
+  type SendAccepted,
+  type SendMessageRequest,
+} from '@mic/contracts';
+import { GraphError, parseGraphSendResponse, toGraphRequest, type GraphClient } from '@mic/meta';
+import { Problem, problems, type Clock, type Db, type Logger } from '@mic/platform';
+import { laneOf, type ClaimedItem, type Lanes, type SendOutcome } from '../outbound/index.ts';
+import type { NewAlert } from '../reports/service.ts';
+import { outboundMessageEvents, outboundMessages } from './schema.ts';
+
+export interface MessagesOptions {
+  /** Delay before the second Graph call of a message after a transient failure; doubled each time. */
+  retryBaseMs: number;
+  /** The longest delay between two Graph calls of a message. */
+  retryMaxMs: number;
+  /** Graph calls (transient failures included) before a message fails for good. */
+  maxAttempts: number;
+  /** A lane Meta throttled (130429, 131048, …) sends this many times slower… */
+  slowFactor: number;
+  /** …for this long. */
+  slowForMs: number;
+  /** How long a recipient's messages wait after Meta's pair rate (131056). */
+  pairRateDelayMs: number;
+}
+
+export interface MessagesDeps {
+  db: Db;
+  clock: Clock;
+  lanes: Lanes;
+  graph: GraphClient;
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  snapshot: () => ConfigSnapshot | undefined;
+  accessToken: (platform: ChannelPlatform, channelId: string) => Promise<string | null>;
+  /** The Facebook page an Instagram account sends from (the channel connection's object id). */
+  instagramPageId: (channelId: string) => Promise<string | undefined>;
+  alert: (alert: NewAlert, tx?: Db) => Promise<unknown>;
+  options: MessagesOptions;
+}
+
+type MessageRow = typeof outboundMessages.$inferSelect;
+/** Contracts' `MessageState` is a union built from a mapped array, which TypeScript sees as `never`. */
+type State = (typeof MESSAGE_STATES)[number];
+
+/** A request's hash, independent of the order of its keys. */
+function requestHash(request: SendMessageRequest): string {
+  const canonical = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(canonical);
+    if (value !== null && typeof value === 'object') {
+      return Object.fromEntries(
+        Object.entries(value)
+          .filter(([, v]) => v !== undefined)
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([k, v]) => [k, canonical(v)]),
+      );
+    }
+    return value;
+  };
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(request)))
+    .digest('hex');
+}
+
+const startOfUtcMonth = (now: Date) => new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+
+function graphMessageError(error: GraphError): MessageError {
+  return {
+    code: error.code,
+    subcode: error.subcode,
+    title: error.type ?? 'Graph API error',
+    message: error.details ? `${error.message}: ${error.details}` : error.message,
+  };
+}
+
+/**
+ * The Send API: accepts an instance's message (stored with its lane item in one transaction),
+ * sends it to Meta when its lane's slot comes (`send`, the lanes' handler) and answers its status.
+ */
+export class Messages {
+  readonly #deps: MessagesDeps;
+
+  constructor(deps: MessagesDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Checks and queues a message. `assertMaySend` is the config's verdict on the instance (paused,
+   * module off, engine disabled). With an idempotency key, a repeat of the same request answers
+   * the first message again; the same key with another request is refused (422).
+   */
+  async accept(
+    instanceId: string,
+    body: unknown,
+    idempotencyKey: string | undefined,
+    assertMaySend: (platform: ChannelPlatform) => Promise<void>,
+  ): Promise<SendAccepted> {
+    const validation = validateSendRequest(body);
+    if (!validation.ok) throw problems.validation(validation.errors);
+    const request = validation.value;
+    const priority = request.priority ?? 'conversation';
+    const { kind, id: channelId } = request.channel;
+    const snapshot = this.#deps.snapshot();
+    const owner = snapshot?.channels.find((c) => c.platform === kind && c.channelId === channelId);
+    if (!owner || owner.instanceId !== instanceId) {
+      throw new Problem({
+        status: 403,
+        type: 'channel-not-yours',
+        title: 'The channel is not connected to this instance',
+        detail: `${kind} channel ${channelId} is not routed to this instance`,
+        channel: request.channel,
+      });
+    }
+    await assertMaySend(kind);
+    const instance = snapshot?.instances.find((i) => i.id === instanceId);
+    const tenant = snapshot?.tenants.find((t) => t.id === instance?.tenantId);
+    if (!instance || !tenant) {
+      throw new Problem({
+        status: 423,
+        type: 'instance-unknown',
+        title: 'The instance is not configured',
+        detail: 'the engine has no configuration for this instance or its tenant yet',
+      });
+    }
+    if (!tenant.limits.priorities.includes(priority)) {
+      throw new Problem({
+        status: 403,
+        type: 'priority-not-allowed',
+        title: 'The priority is not allowed for this tenant',
+        detail: `priority ${priority} is not one of ${tenant.limits.priorities.join(', ') || '(none)'}`,
+        priority,
+        allowed: tenant.limits.priorities,
+      });
+    }
+    const hash = requestHash(request);
+    const quota = tenant.limits.messagesPerMonth;
+    const { db, clock, lanes } = this.#deps;
+    return db.transaction(async (tx) => {
+      // Serializes the check-then-insert of the quota count and of the idempotency key.
+      if (quota !== null) {
+        await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`outbound-quota:${tenant.id}`}))`);
+      } else if (idempotencyKey !== undefined) {
+        await tx.execute(
+          sql`select pg_advisory_xact_lock(hashtext(${`outbound-key:${instanceId}:${idempotencyKey}`}))`,
+        );
+      }
+      if (idempotencyKey !== undefined) {
+        const [first] = await tx
+          .select({ id: outboundMessages.id, requestHash: outboundMessages.requestHash })
+          .from(outboundMessages)
+          .where(and(eq(outboundMessages.instanceId, instanceId), eq(outboundMessages.idempotencyKey, idempotencyKey)));
+        if (first) {
+          if (first.requestHash !== hash) {
+            throw new Problem({
+              status: 422,
+              type: 'idempotency-key-reused',
+              title: 'The Idempotency-Key was used for another request',
+              detail: 'a key names one request: send this one with a new key',
+            });
+          }
+          return { id: first.id, state: 'queued' as const };
+        }
+      }
+      const now = clock.now();
+      let usedBefore = 0;
+      if (quota !== null) {
+        const [used] = await tx
+          .select({ n: count() })
+          .from(outboundMessages)
+          .where(and(eq(outboundMessages.tenantId, tenant.id), gte(outboundMessages.createdAt, startOfUtcMonth(now))));
+        if ((used?.n ?? 0) >= quota) {
+          throw new Problem({
+            status: 429,
+            type: 'message-quota-exceeded',
+            title: "The tenant's monthly message quota is used up",
+            detail: `${used?.n ?? 0} of ${quota} messages this month`,
+            quota,
+            used: used?.n ?? 0,
+          });
+        }
+        usedBefore = used?.n ?? 0;
+      }
+      const id = uuidv7();
+      const lane = laneOf(kind, channelId);
+      await tx.insert(outboundMessages).values({
+        id,
+        instanceId,
+        tenantId: tenant.id,
+        channel: lane,
+        recipient: request.to,
+        priority,
+        request,
+        state: 'queued',
+        attempts: 0,
+        idempotencyKey: idempotencyKey ?? null,
+        requestHash: hash,
+        createdAt: now,
+        updatedAt: now,
+      });
+      await tx.insert(outboundMessageEvents).values({ messageId: id, state: 'queued', at: now });
+      await lanes.enqueue(tx, { messageId: id, lane, priority, recipient: request.to });
+      if (quota !== null) await this.#alertQuotaCrossed(tx, tenant.id, instanceId, quota, usedBefore + 1, now);
+      return { id, state: 'queued' as const };
+    });
+  }
+
+  /** Crossing 80 % and 100 % of the month's quota each raises one usage alert (a key per month and step). */
+  async #alertQuotaCrossed(tx: Db, tenantId: string, instanceId: string, quota: number, used: number, now: Date) {
+    for (const share of [80, 100]) {
+      if (used !== Math.ceil((quota * share) / 100)) continue;
+      const month = now.toISOString().slice(0, 7);
+      await this.#deps.alert(
+        {
+          key: `quota:${tenantId}:${month}:${share}`,
+          state: 'raised',
+          type: 'quota-crossed',
+          severity: share === 100 ? 'critical' : 'warning',
+          tenantId,
+          instanceId,
+          message: `tenant ${tenantId} has used ${used} of its ${quota} messages for ${month} (${share} %)`,
+          details: { quota, used, month, share },
+        },
+        tx,
+      );
+    }
+  }
+
+  /** The message with its timeline, if it is the instance's. */
+  async status(instanceId: string, id: string): Promise<MessageStatus> {
+    const { db } = this.#deps;
+    const isUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+    const [row] = isUuid
+      ? await db
+          .select()
+          .from(outboundMessages)
+          .where(and(eq(outboundMessages.id, id), eq(outboundMessages.instanceId, instanceId)))
+      : [];
+    if (!row) throw problems.notFound(`no message ${id} of this instance`);
+    const events = await db
+      .select()
+      .from(outboundMessageEvents)
+      .where(eq(outboundMessageEvents.messageId, id))
+      .orderBy(asc(outboundMessageEvents.seq));
+    const request = row.request as SendMessageRequest;
+    return {
+      id: row.id,
+      channel: request.channel,
+      to: row.recipient,
+      priority: request.priority ?? 'conversation',
+      state: row.state as MessageStatus['state'],
+      metaMessageId: row.metaMessageId,
+      createdAt: row.createdAt.toISOString(),
+      timeline: events.map((e) => ({
+        state: e.state as MessageStatus['state'],
+        at: e.at.toISOString(),
+        ...(e.error ? { error: e.error as MessageError } : {}),
+        ...(e.isOutcomeUnknown ? { isOutcomeUnknown: true } : {}),
+      })),
+    };
+  }
+
+  /** The lanes' send handler: one Graph call for the item's message, and what the lane does next. */
+  readonly send = async (item: ClaimedItem): Promise<SendOutcome> => {
+    const { db, graph } = this.#deps;
+    const [row] = await db.select().from(outboundMessages).where(eq(outboundMessages.id, item.messageId));
+    if (!row || row.state === 'sent' || row.state === 'failed')
+      return { outcome: row?.state === 'sent' ? 'sent' : 'failed' };
+    const request = row.request as SendMessageRequest;
+    const { kind, id: channelId } = request.channel;
+    const attempt = row.attempts + 1;
+    // A message left `sending` by a worker that died mid-call may have reached Meta already.
+    const wasInFlight = row.state === 'sending' && item.claims > 1;
+    await this.#record(row.id, 'sending', attempt, { isOutcomeUnknown: wasInFlight });
+
+    const token = await this.#deps.accessToken(kind, channelId);
+    if (!token) {
+      const error: MessageError = {
+        code: null,
+        subcode: null,
+        title: 'No access token',
+        message: 'the channel has no stored access token',
+      };
+      return this.#pause(row, item, attempt, error, 'no access token');
+    }
+    const pageId = kind === 'instagram' ? await this.#deps.instagramPageId(channelId) : undefined;
+    let graphRequest;
+    try {
+      graphRequest = toGraphRequest(request, pageId ? { instagramPageId: pageId } : {});
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await this.#record(row.id, 'failed', attempt, {
+        error: { code: null, subcode: null, title: 'Not sendable', message },
+      });
+      return { outcome: 'failed' };
+    }
+    try {
+      const answer = await graph.send(graphRequest.path, graphRequest.body, token);
+      const metaMessageId = parseGraphSendResponse(answer);
+      await this.#record(row.id, 'sent', attempt, { metaMessageId });
+      return { outcome: 'sent' };
+    } catch (error) {
+      if (!(error instanceof GraphError)) throw error;
+      return this.#failed(row, item, attempt, error);
+    }
+  };
+
+  async #failed(row: MessageRow, item: ClaimedItem, attempt: number, error: GraphError): Promise<SendOutcome> {
+    const { options } = this.#deps;
+    // Lane times are wall-clock times, as the lanes keep them.
+    const now = Date.now();
+    const details = graphMessageError(error);
+    const requeue = () =>
+      this.#record(row.id, 'queued', attempt, { error: details, isOutcomeUnknown: error.isOutcomeUnknown });
+    switch (error.classification) {
+      case 'rate-limited':
+        await requeue();
+        if (error.code === 131056) return { outcome: 'recipient-delayed', untilMs: now + options.pairRateDelayMs };
+        return {
+          outcome: 'lane-slowed',
+          factor: options.slowFactor,
+          untilMs: now + options.slowForMs,
+          retryAtMs: now + this.#backoff(attempt),
+        };
+      case 'transient':
+        if (attempt >= options.maxAttempts) break;
+        await requeue();
+        return { outcome: 'retry', atMs: now + this.#backoff(attempt) };
+      case 'auth':
+        return this.#pause(row, item, attempt, details, `Meta refused the token (${error.code ?? error.status})`);
+      default:
+        break;
+    }
+    await this.#record(row.id, 'failed', attempt, { error: details, isOutcomeUnknown: error.isOutcomeUnknown });
+    return { outcome: 'failed' };
+  }
+
+  async #pause(
+    row: MessageRow,
+    item: ClaimedItem,
+    attempt: number,
+    error: MessageError,
+    reason: string,
+  ): Promise<SendOutcome> {
+    await this.#record(row.id, 'queued', attempt, { error });
+    this.#deps.logger.warn({ lane: item.lane, code: error.code }, 'channel token refused: its lane is paused');
+    await this.#deps.alert({
+      // The channels module raises the same condition when a subscription meets a refused token.
+      key: `channel:${item.lane}`,
+      state: 'raised',
+      type: 'reauthorize-channel',
+      severity: 'critical',
+      tenantId: row.tenantId,
+      instanceId: row.instanceId,
+      channel: item.lane,
+      message: `Meta refused the token of ${item.lane}: its sends are paused until the channel is reauthorized`,
+      details: { code: error.code, subcode: error.subcode, messageId: row.id },
+    });
+    return { outcome: 'lane-paused', reason };
+  }
+
+  /** Exponential backoff with jitter (half of it random): spreads the retries of a burst that failed together. */
+  #backoff(attempt: number): number {
+    const { retryBaseMs, retryMaxMs } = this.#deps.options;
+    const ceiling = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.max(0, attempt - 1));
+    return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  }
+
+  /** Moves the message to `state` and appends the change to its timeline. */
+  async #record(
+    id: string,
+    state: State,
+    attempt: number,
+    extra: { error?: MessageError; isOutcomeUnknown?: boolean; metaMessageId?: string | null } = {},
+  ): Promise<void> {
+    const at = this.#deps.clock.now();
+    await this.#deps.db.transaction(async (tx) => {
+      await tx
+        .update(outboundMessages)
+        .set({
+          state,
+          attempts: attempt,
+          updatedAt: at,
+          ...(extra.metaMessageId === undefined ? {} : { metaMessageId: extra.metaMessageId }),
+        })
+        .where(eq(outboundMessages.id, id));
+      await tx.insert(outboundMessageEvents).values({
+        messageId: id,
+        state,
+        at,
+        attempt,
+        error: extra.error ?? null,
+        isOutcomeUnknown: extra.isOutcomeUnknown ?? false,
+      });
+    });
+  }
+}
+
+/**
+ * A lane's per-second cap: the `sendsPerSecond` of the tenant whose instance the channel is routed
+ * to, never above `defaultRate` (Meta's default throughput); `defaultRate` for a lane not routed.
+ */
+export function laneCap(snapshot: ConfigSnapshot | undefined, lane: string, defaultRate: number): number {
+  const channel = snapshot?.channels.find((c) => laneOf(c.platform, c.channelId) === lane);
+  const instance = channel && snapshot?.instances.find((i) => i.id === channel.instanceId);
+  const tenant = instance && snapshot?.tenants.find((t) => t.id === instance.tenantId);
+  return Math.min(tenant?.limits.sendsPerSecond ?? defaultRate, defaultRate);
+}
