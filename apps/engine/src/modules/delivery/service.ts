@@ -89,6 +89,7 @@ export class Deliveries {
   readonly #logger: Logger;
   readonly #observe: (outcome: AttemptOutcome, receivedAt: Date) => void;
   readonly #alertListeners: AlertListener[] = [];
+  readonly #routedListeners: ((tx: Db, events: readonly RoutedEvent[]) => Promise<void>)[] = [];
   readonly #holdReason: HoldReason;
   readonly #hub: HubTarget;
 
@@ -125,8 +126,14 @@ export class Deliveries {
    * transaction: one statement for the sequences of all their conversations, one insert for all
    * deliveries, one for all jobs (ingress stores webhooks in batches under load).
    */
+  /** Told of newly routed events inside the transaction that stores them (e.g. statuses of sent messages). */
+  onRoutedEvents(listener: (tx: Db, events: readonly RoutedEvent[]) => Promise<void>): void {
+    this.#routedListeners.push(listener);
+  }
+
   async createFor(tx: Db, events: readonly RoutedEvent[]): Promise<void> {
     if (events.length === 0) return;
+    for (const listener of this.#routedListeners) await listener(tx, events);
     const now = this.#clock.now();
     const conversations = new Map<string, { drain: Drain; events: RoutedEvent[] }>();
     for (const event of events) {

@@ -41,10 +41,11 @@ export default fp(
     app.decorate('messages', messages);
     // A lane stopped by Meta refusing its token (190) goes again once the channel is subscribed anew.
     app.channelConnections.onSubscribed((platform, channelId) => app.lanes.resume(laneOf(platform, channelId)));
+    app.deliveries.onRoutedEvents((tx, events) => messages.recordStatuses(tx, events));
     registerMessageRoutes(app, messages);
     if (app.runsWorkers) {
       app.addHook('onReady', async () => app.lanes.start(messages.send));
     }
   },
-  { name: 'messages', dependencies: ['outbound', 'channels', 'config-sync', 'reports', 'credentials'] },
+  { name: 'messages', dependencies: ['outbound', 'channels', 'config-sync', 'reports', 'credentials', 'delivery'] },
 );

@@ -49,11 +49,14 @@ async function instance(id: string, phone: string, tenantId?: string): Promise<v
   apiTokens.set(id, issued.json<{ apiToken: string }>().apiToken);
 }
 
+const APP_SECRET = 'messages-test-app-secret';
+
 beforeAll(async () => {
   sandbox = await startGraphSandbox({
     objects: PHONES.map((id) => ({ id, kind: 'whatsapp-phone-number' as const, token: tokenOf(id) })),
   });
   engine = await startTestEngine({
+    META_APP_SECRET: APP_SECRET,
     META_GRAPH_URL: sandbox.url,
     META_GRAPH_VERSION: 'v21.0',
     META_GRAPH_TIMEOUT: '2s',
@@ -154,6 +157,20 @@ describe('POST /v1/messages', () => {
       .map((r) => r.payload as { kind: string; metric?: string; instanceId?: string; channel?: string; value?: number })
       .filter((p) => p.kind === 'usage' && p.metric === 'messages.sent' && p.instanceId === 'ins_main');
     expect(usage.at(-1)).toMatchObject({ channel: `whatsapp:${PHONE}`, value: 1 });
+  });
+
+  it("follows Meta's status webhooks: delivered, then read, in the message's state and timeline", async () => {
+    sandbox.setStatusWebhooks({ url: `${engine.url}/meta/webhook`, appSecret: APP_SECRET, delayMs: 100 });
+    try {
+      const { id } = (await send('ins_main', text(PHONE, 'Will be read'))).json<SendAccepted>();
+      const read = await eventually(async () => {
+        const { body } = await status('ins_main', id);
+        return body.state === 'read' ? body : undefined;
+      });
+      expect(read.timeline.map((e) => e.state)).toEqual(['queued', 'sending', 'sent', 'sent', 'delivered', 'read']);
+    } finally {
+      sandbox.setStatusWebhooks(null);
+    }
   });
 
   it('answers a repeated Idempotency-Key with the first message and sends it once; another body is 422', async () => {

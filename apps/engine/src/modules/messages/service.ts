@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { and, asc, count, eq, gte, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gte, inArray, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import {
   validateSendRequest,
@@ -14,6 +14,7 @@ import {
 import { GraphError, parseGraphSendResponse, toGraphRequest, type GraphClient } from '@mic/meta';
 import { Problem, problems, type Clock, type Db, type Logger } from '@mic/platform';
 import { laneOf, type ClaimedItem, type Lanes, type SendOutcome } from '../outbound/index.ts';
+import type { RoutedEvent } from '../delivery/index.ts';
 import type { NewAlert } from '../reports/service.ts';
 import { outboundMessageEvents, outboundMessages } from './schema.ts';
 
@@ -84,6 +85,9 @@ function graphMessageError(error: GraphError): MessageError {
  * The Send API: accepts an instance's message (stored with its lane item in one transaction),
  * sends it to Meta when its lane's slot comes (`send`, the lanes' handler) and answers its status.
  */
+/** How far along a sent message is; Meta may report them out of order. */
+const STATUS_RANK = { sent: 1, delivered: 2, read: 3, failed: 4 } as const;
+
 export class Messages {
   readonly #deps: MessagesDeps;
 
@@ -229,6 +233,56 @@ export class Messages {
         },
         tx,
       );
+    }
+  }
+
+  /**
+   * Meta's statuses of sent WhatsApp messages (sent, delivered, read, failed), matched by Meta's
+   * message id inside the transaction that stores them. A state only moves forward (a late
+   * `delivered` after `read` is kept in the timeline, not as the state); `failed` always shows.
+   */
+  async recordStatuses(tx: Db, events: readonly RoutedEvent[]): Promise<void> {
+    const statuses = events
+      .filter((e) => e.type === 'whatsapp.message.status')
+      .map((e) => {
+        const data = e.data as { messageId?: unknown; status?: unknown; errors?: unknown };
+        return { event: e, metaId: data.messageId, state: data.status, errors: data.errors };
+      })
+      .filter(
+        (s): s is typeof s & { metaId: string; state: keyof typeof STATUS_RANK } =>
+          typeof s.metaId === 'string' && typeof s.state === 'string' && s.state in STATUS_RANK,
+      );
+    if (statuses.length === 0) return;
+    const rows = await tx
+      .select({ id: outboundMessages.id, metaId: outboundMessages.metaMessageId, state: outboundMessages.state })
+      .from(outboundMessages)
+      .where(
+        inArray(
+          outboundMessages.metaMessageId,
+          statuses.map((s) => s.metaId),
+        ),
+      );
+    const byMetaId = new Map(rows.map((r) => [r.metaId, r]));
+    for (const status of statuses) {
+      const row = byMetaId.get(status.metaId);
+      if (!row) continue;
+      const error = Array.isArray(status.errors)
+        ? (status.errors[0] as Record<string, unknown> | undefined)
+        : undefined;
+      await tx.insert(outboundMessageEvents).values({
+        messageId: row.id,
+        state: status.state,
+        at: status.event.occurredAt,
+        error: error ?? null,
+      });
+      const isForward = (STATUS_RANK[status.state] ?? 0) > (STATUS_RANK[row.state as keyof typeof STATUS_RANK] ?? 0);
+      if (status.state === 'failed' || isForward) {
+        await tx
+          .update(outboundMessages)
+          .set({ state: status.state, updatedAt: this.#deps.clock.now() })
+          .where(eq(outboundMessages.id, row.id));
+        row.state = status.state;
+      }
     }
   }
 
