@@ -2,6 +2,7 @@ import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import {
   TENANT_MODULES,
+  type ChannelPlatform,
   type CreateChannel,
   type CreateInstance,
   type CreateTenant,
@@ -539,6 +540,7 @@ export class Tenants {
       this.#db.select().from(instances).where(ne(instances.state, 'deprovisioned')),
       this.#db.select().from(channels),
     ]);
+    const routed = new Set(instanceRows.map((i) => i.id));
     return {
       tenants: tenantRows.map((t) => ({ id: t.id, modules: completeModules(t.modules), limits: t.limits })),
       instances: instanceRows.map((i): SnapshotInstance => ({
@@ -551,8 +553,8 @@ export class Tenants {
         endpointRevision: i.endpointRevision,
       })),
       channels: channelRows
-        .filter((c) => instanceRows.some((i) => i.id === c.instanceId))
-        .map((c) => ({ platform: c.platform as 'whatsapp', channelId: c.channelId, instanceId: c.instanceId })),
+        .filter((c) => routed.has(c.instanceId))
+        .map((c) => ({ platform: c.platform as ChannelPlatform, channelId: c.channelId, instanceId: c.instanceId })),
     };
   }
 
