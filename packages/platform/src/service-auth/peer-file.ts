@@ -1,14 +1,4 @@
-import {
-  chmodSync,
-  closeSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StartupError } from '../lifecycle/index.ts';
 import { generateToken } from './tokens.ts';
@@ -42,15 +32,20 @@ function parse(path: string): PeerTokens {
 
 export function readOrCreatePeerTokens(path: string, env = 'MIC_DATA_DIR'): PeerTokens {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  // Written aside and linked into place: the other plane, starting at the same moment, either
+  // finds no file or a whole one, never an empty file between create and write.
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(
+    tmp,
+    JSON.stringify({ control: generateToken(SERVICE_TOKEN_PREFIX), engine: generateToken(SERVICE_TOKEN_PREFIX) }),
+    { mode: 0o600 },
+  );
   try {
-    const fd = openSync(path, 'wx', 0o600);
-    writeSync(
-      fd,
-      JSON.stringify({ control: generateToken(SERVICE_TOKEN_PREFIX), engine: generateToken(SERVICE_TOKEN_PREFIX) }),
-    );
-    closeSync(fd);
+    linkSync(tmp, path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    unlinkSync(tmp);
   }
   assertOwnerOnly(path, env);
   return parse(path);

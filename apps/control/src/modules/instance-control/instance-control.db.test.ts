@@ -231,14 +231,20 @@ describe('instance control', () => {
     }, 15_000);
     expect(down.consecutiveFailures).toBeGreaterThanOrEqual(2);
     expect(down.lastOkAt).toEqual(expect.any(String));
-    expect(changes.filter((c) => c.instanceId === 'ins_probe').map((c) => c.state)).toEqual(['down']);
+    // Listeners are told after the state commits, so the change may trail the uptime answer.
+    const told = (n: number) =>
+      eventually(async () => {
+        const states = changes.filter((c) => c.instanceId === 'ins_probe').map((c) => c.state);
+        return states.length >= n ? states : undefined;
+      });
+    expect(await told(1)).toEqual(['down']);
 
     instance.setControlMode({ mode: 'ok' });
     const up = await eventually(async () => {
       const u = await uptime();
       return u.state === 'up' ? u : undefined;
     }, 15_000);
-    expect(changes.filter((c) => c.instanceId === 'ins_probe').map((c) => c.state)).toEqual(['down', 'up']);
+    expect(await told(2)).toEqual(['down', 'up']);
     expect(up.ratio24h).toBeGreaterThan(0);
     expect(up.ratio24h).toBeLessThan(1);
     expect(up.probes30d).toBe(up.probes24h);
