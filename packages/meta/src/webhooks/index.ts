@@ -10,6 +10,7 @@ export {
   type UnknownEventData,
 } from './events.ts';
 export { canonicalJson, contentHash } from './dedup.ts';
+export { conversationKeyOf } from './build-event.ts';
 export type * from './whatsapp/data.ts';
 export type * from './messaging/data.ts';
 export type * from './instagram/data.ts';

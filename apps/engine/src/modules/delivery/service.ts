@@ -28,6 +28,8 @@ export interface RoutedEvent {
   traceParent: string;
 }
 
+export type RoutedListener = (tx: Db, events: readonly RoutedEvent[]) => Promise<readonly RoutedEvent[]>;
+
 /** Why an instance's deliveries are held now (paused, module or engine off), or null. */
 export type HoldReason = (instanceId: string, platform?: ChannelPlatform) => Promise<string | null>;
 
@@ -89,7 +91,7 @@ export class Deliveries {
   readonly #logger: Logger;
   readonly #observe: (outcome: AttemptOutcome, receivedAt: Date) => void;
   readonly #alertListeners: AlertListener[] = [];
-  readonly #routedListeners: ((tx: Db, events: readonly RoutedEvent[]) => Promise<void>)[] = [];
+  readonly #routedListeners: RoutedListener[] = [];
   readonly #holdReason: HoldReason;
   readonly #hub: HubTarget;
 
@@ -122,18 +124,22 @@ export class Deliveries {
   }
 
   /**
+   * Told of newly routed events inside the transaction that stores them (e.g. statuses of sent
+   * messages); the events a listener answers are delivered with them.
+   */
+  onRoutedEvents(listener: RoutedListener): void {
+    this.#routedListeners.push(listener);
+  }
+
+  /**
    * Creates the deliveries of newly stored events, with their jobs, inside the caller's
    * transaction: one statement for the sequences of all their conversations, one insert for all
    * deliveries, one for all jobs (ingress stores webhooks in batches under load).
    */
-  /** Told of newly routed events inside the transaction that stores them (e.g. statuses of sent messages). */
-  onRoutedEvents(listener: (tx: Db, events: readonly RoutedEvent[]) => Promise<void>): void {
-    this.#routedListeners.push(listener);
-  }
-
-  async createFor(tx: Db, events: readonly RoutedEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    for (const listener of this.#routedListeners) await listener(tx, events);
+  async createFor(tx: Db, stored: readonly RoutedEvent[]): Promise<void> {
+    if (stored.length === 0) return;
+    const events = [...stored];
+    for (const listener of this.#routedListeners) events.push(...(await listener(tx, stored)));
     const now = this.#clock.now();
     const conversations = new Map<string, { drain: Drain; events: RoutedEvent[] }>();
     for (const event of events) {

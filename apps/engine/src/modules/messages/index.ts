@@ -36,6 +36,7 @@ export default fp(
       instagramPageId: async (channelId) =>
         (await app.channelConnections.get('instagram', channelId))?.objectId ?? undefined,
       alert: (alert, tx) => app.reports.alert(alert, tx),
+      deliver: (tx, events) => app.deliveries.createFor(tx, events),
       options: sendOptions,
     });
     app.decorate('messages', messages);

@@ -30,6 +30,8 @@ export const outboundMessages = pgTable(
     request: jsonb('request').notNull(),
     state: text('state').notNull(),
     metaMessageId: text('meta_message_id'),
+    /** When Meta accepted it: Messenger's watermarks cover the messages sent up to a time. */
+    sentAt: timestamp('sent_at', { withTimezone: true, mode: 'date' }),
     /** Graph calls made for it. */
     attempts: integer('attempts').notNull().default(0),
     idempotencyKey: text('idempotency_key'),
@@ -46,6 +48,9 @@ export const outboundMessages = pgTable(
     index('outbound_messages_meta_id_idx')
       .on(t.metaMessageId)
       .where(sql`meta_message_id is not null`),
+    index('outbound_messages_unread_idx')
+      .on(t.channel, t.recipient, t.sentAt)
+      .where(sql`state in ('sent', 'delivered')`),
   ],
 );
 
@@ -64,4 +69,26 @@ export const outboundMessageEvents = pgTable(
     isOutcomeUnknown: boolean('is_outcome_unknown').notNull().default(false),
   },
   (t) => [index('outbound_message_events_message_idx').on(t.messageId, t.seq)],
+);
+
+/**
+ * Statuses Meta reported for a message id the engine has not recorded yet: the webhook can arrive
+ * before the Graph call's answer is stored. They are applied when it is, and pruned after a while
+ * (statuses of messages sent by other apps on the same number never match).
+ */
+export const earlyStatuses = pgTable(
+  'early_statuses',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    metaMessageId: text('meta_message_id').notNull(),
+    state: text('state').notNull(),
+    at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull(),
+    error: jsonb('error'),
+    raw: jsonb('raw').notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [
+    index('early_statuses_meta_id_idx').on(t.metaMessageId),
+    index('early_statuses_received_idx').on(t.receivedAt),
+  ],
 );

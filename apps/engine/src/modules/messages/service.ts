@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { and, asc, count, eq, gte, inArray, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gte, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import {
   validateSendRequest,
   type ChannelPlatform,
   type ConfigSnapshot,
   type MessageError,
-  type MESSAGE_STATES,
+  type MessageState,
   type MessageStatus,
   type SendAccepted,
   type SendMessageRequest,
@@ -17,6 +17,7 @@ import { laneOf, type ClaimedItem, type Lanes, type SendOutcome } from '../outbo
 import type { RoutedEvent } from '../delivery/index.ts';
 import type { NewAlert } from '../reports/service.ts';
 import { outboundMessageEvents, outboundMessages } from './schema.ts';
+import { MessageStatuses, statusReportsOf } from './statuses.ts';
 
 export interface MessagesOptions {
   /** Delay before the second Graph call of a message after a transient failure; doubled each time. */
@@ -44,12 +45,12 @@ export interface MessagesDeps {
   /** The Facebook page an Instagram account sends from (the channel connection's object id). */
   instagramPageId: (channelId: string) => Promise<string | undefined>;
   alert: (alert: NewAlert, tx?: Db) => Promise<unknown>;
+  /** Delivers events to their instances, inside the caller's transaction. */
+  deliver: (tx: Db, events: readonly RoutedEvent[]) => Promise<void>;
   options: MessagesOptions;
 }
 
 type MessageRow = typeof outboundMessages.$inferSelect;
-/** Contracts' `MessageState` is a union built from a mapped array, which TypeScript sees as `never`. */
-type State = (typeof MESSAGE_STATES)[number];
 
 /** A request's hash, independent of the order of its keys. */
 function requestHash(request: SendMessageRequest): string {
@@ -85,14 +86,13 @@ function graphMessageError(error: GraphError): MessageError {
  * The Send API: accepts an instance's message (stored with its lane item in one transaction),
  * sends it to Meta when its lane's slot comes (`send`, the lanes' handler) and answers its status.
  */
-/** How far along a sent message is; Meta may report them out of order. */
-const STATUS_RANK = { sent: 1, delivered: 2, read: 3, failed: 4 } as const;
-
 export class Messages {
   readonly #deps: MessagesDeps;
+  readonly #statuses: MessageStatuses;
 
   constructor(deps: MessagesDeps) {
     this.#deps = deps;
+    this.#statuses = new MessageStatuses({ clock: deps.clock });
   }
 
   /**
@@ -237,53 +237,11 @@ export class Messages {
   }
 
   /**
-   * Meta's statuses of sent WhatsApp messages (sent, delivered, read, failed), matched by Meta's
-   * message id inside the transaction that stores them. A state only moves forward (a late
-   * `delivered` after `read` is kept in the timeline, not as the state); `failed` always shows.
+   * Meta's statuses of sent messages in newly routed events (the delivery module's listener):
+   * applied in the transaction that stores them; answers the outbound events to deliver with them.
    */
-  async recordStatuses(tx: Db, events: readonly RoutedEvent[]): Promise<void> {
-    const statuses = events
-      .filter((e) => e.type === 'whatsapp.message.status')
-      .map((e) => {
-        const data = e.data as { messageId?: unknown; status?: unknown; errors?: unknown };
-        return { event: e, metaId: data.messageId, state: data.status, errors: data.errors };
-      })
-      .filter(
-        (s): s is typeof s & { metaId: string; state: keyof typeof STATUS_RANK } =>
-          typeof s.metaId === 'string' && typeof s.state === 'string' && s.state in STATUS_RANK,
-      );
-    if (statuses.length === 0) return;
-    const rows = await tx
-      .select({ id: outboundMessages.id, metaId: outboundMessages.metaMessageId, state: outboundMessages.state })
-      .from(outboundMessages)
-      .where(
-        inArray(
-          outboundMessages.metaMessageId,
-          statuses.map((s) => s.metaId),
-        ),
-      );
-    const byMetaId = new Map(rows.map((r) => [r.metaId, r]));
-    for (const status of statuses) {
-      const row = byMetaId.get(status.metaId);
-      if (!row) continue;
-      const error = Array.isArray(status.errors)
-        ? (status.errors[0] as Record<string, unknown> | undefined)
-        : undefined;
-      await tx.insert(outboundMessageEvents).values({
-        messageId: row.id,
-        state: status.state,
-        at: status.event.occurredAt,
-        error: error ?? null,
-      });
-      const isForward = (STATUS_RANK[status.state] ?? 0) > (STATUS_RANK[row.state as keyof typeof STATUS_RANK] ?? 0);
-      if (status.state === 'failed' || isForward) {
-        await tx
-          .update(outboundMessages)
-          .set({ state: status.state, updatedAt: this.#deps.clock.now() })
-          .where(eq(outboundMessages.id, row.id));
-        row.state = status.state;
-      }
-    }
+  recordStatuses(tx: Db, events: readonly RoutedEvent[]): Promise<RoutedEvent[]> {
+    return this.#statuses.apply(tx, statusReportsOf(events));
   }
 
   /** The message with its timeline, if it is the instance's. */
@@ -331,7 +289,7 @@ export class Messages {
     const attempt = row.attempts + 1;
     // A message left `sending` by a worker that died mid-call may have reached Meta already.
     const wasInFlight = row.state === 'sending' && item.claims > 1;
-    await this.#record(row.id, 'sending', attempt, { isOutcomeUnknown: wasInFlight });
+    await this.#record(row, 'sending', attempt, { isOutcomeUnknown: wasInFlight });
 
     const token = await this.#deps.accessToken(kind, channelId);
     if (!token) {
@@ -349,7 +307,7 @@ export class Messages {
       graphRequest = toGraphRequest(request, pageId ? { instagramPageId: pageId } : {});
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      await this.#record(row.id, 'failed', attempt, {
+      await this.#record(row, 'failed', attempt, {
         error: { code: null, subcode: null, title: 'Not sendable', message },
       });
       return { outcome: 'failed' };
@@ -357,7 +315,7 @@ export class Messages {
     try {
       const answer = await graph.send(graphRequest.path, graphRequest.body, token);
       const metaMessageId = parseGraphSendResponse(answer);
-      await this.#record(row.id, 'sent', attempt, { metaMessageId });
+      await this.#record(row, 'sent', attempt, { metaMessageId, raw: answer });
       return { outcome: 'sent' };
     } catch (error) {
       if (!(error instanceof GraphError)) throw error;
@@ -371,7 +329,7 @@ export class Messages {
     const now = Date.now();
     const details = graphMessageError(error);
     const requeue = () =>
-      this.#record(row.id, 'queued', attempt, { error: details, isOutcomeUnknown: error.isOutcomeUnknown });
+      this.#record(row, 'queued', attempt, { error: details, isOutcomeUnknown: error.isOutcomeUnknown });
     switch (error.classification) {
       case 'rate-limited':
         await requeue();
@@ -391,7 +349,7 @@ export class Messages {
       default:
         break;
     }
-    await this.#record(row.id, 'failed', attempt, { error: details, isOutcomeUnknown: error.isOutcomeUnknown });
+    await this.#record(row, 'failed', attempt, { error: details, isOutcomeUnknown: error.isOutcomeUnknown });
     return { outcome: 'failed' };
   }
 
@@ -402,7 +360,7 @@ export class Messages {
     error: MessageError,
     reason: string,
   ): Promise<SendOutcome> {
-    await this.#record(row.id, 'queued', attempt, { error });
+    await this.#record(row, 'queued', attempt, { error });
     this.#deps.logger.warn({ lane: item.lane, code: error.code }, 'channel token refused: its lane is paused');
     await this.#deps.alert({
       // The channels module raises the same condition when a subscription meets a refused token.
@@ -426,12 +384,15 @@ export class Messages {
     return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
   }
 
-  /** Moves the message to `state` and appends the change to its timeline. */
+  /**
+   * Moves the message to `state` and appends the change to its timeline; `sent` (with Meta's id)
+   * and `failed` also go to the instance as outbound events, with any status Meta reported first.
+   */
   async #record(
-    id: string,
-    state: State,
+    row: MessageRow,
+    state: MessageState,
     attempt: number,
-    extra: { error?: MessageError; isOutcomeUnknown?: boolean; metaMessageId?: string | null } = {},
+    extra: { error?: MessageError; isOutcomeUnknown?: boolean; metaMessageId?: string | null; raw?: unknown } = {},
   ): Promise<void> {
     const at = this.#deps.clock.now();
     await this.#deps.db.transaction(async (tx) => {
@@ -441,17 +402,24 @@ export class Messages {
           state,
           attempts: attempt,
           updatedAt: at,
-          ...(extra.metaMessageId === undefined ? {} : { metaMessageId: extra.metaMessageId }),
+          ...(extra.metaMessageId === undefined ? {} : { metaMessageId: extra.metaMessageId, sentAt: at }),
         })
-        .where(eq(outboundMessages.id, id));
+        .where(eq(outboundMessages.id, row.id));
       await tx.insert(outboundMessageEvents).values({
-        messageId: id,
+        messageId: row.id,
         state,
         at,
         attempt,
         error: extra.error ?? null,
         isOutcomeUnknown: extra.isOutcomeUnknown ?? false,
       });
+      const outcome =
+        state === 'sent' && extra.metaMessageId !== undefined
+          ? { state, metaMessageId: extra.metaMessageId, raw: extra.raw ?? {} }
+          : state === 'failed' && extra.error
+            ? { state, error: extra.error }
+            : undefined;
+      if (outcome) await this.#deps.deliver(tx, await this.#statuses.settle(tx, row, outcome));
     });
   }
 }
