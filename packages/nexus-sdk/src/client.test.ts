@@ -151,3 +151,100 @@ describe('EngineClient', () => {
     expect(() => new EngineClient({ baseUrl: 'http://engine', token: ' ' })).toThrow(TypeError);
   });
 });
+
+describe('EngineClient.sendMessage', () => {
+  const message = {
+    channel: { kind: 'whatsapp' as const, id: '106540352242922' },
+    to: '+34600000001',
+    message: { type: 'text' as const, text: { body: 'Hola' } },
+  };
+  const accepted = json(202, { id: '0190f0e0-0000-7000-8000-000000000001', state: 'queued' });
+  const retry = { minDelayMs: 1, maxDelayMs: 5 };
+  const keysOf = (calls: Call[]) => calls.map((c) => (c.init?.headers as Record<string, string>)['idempotency-key']);
+
+  it('repeats a send that got no answer or a 5xx with the same Idempotency-Key', async () => {
+    const { fetch, calls } = fakeFetch(
+      () => {
+        throw new TypeError('fetch failed');
+      },
+      json(503, { type: '/problems/unavailable', title: 'Service Unavailable' }),
+      accepted,
+    );
+    const client = new EngineClient({ baseUrl: 'http://engine', token: 'mic_it_a', fetch, retry });
+    expect(await client.sendMessage(message)).toEqual({ id: '0190f0e0-0000-7000-8000-000000000001', state: 'queued' });
+    expect(calls).toHaveLength(3);
+    const keys = keysOf(calls);
+    expect(new Set(keys).size).toBe(1);
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(JSON.parse(calls[2]!.init!.body as string)).toEqual(message);
+    expect(calls[2]!.init!.method).toBe('POST');
+    expect(calls[2]!.url).toBe('http://engine/v1/messages');
+  });
+
+  it('uses the caller’s key, and a new key per call otherwise', async () => {
+    const { fetch, calls } = fakeFetch(accepted, accepted, accepted);
+    const client = new EngineClient({ baseUrl: 'http://engine', token: 'mic_it_a', fetch, retry });
+    await client.sendMessage(message, { idempotencyKey: 'order-42' });
+    await client.sendMessage(message);
+    await client.sendMessage(message);
+    const keys = keysOf(calls);
+    expect(keys[0]).toBe('order-42');
+    expect(keys[1]).not.toBe(keys[2]);
+  });
+
+  it('throws at once on a refusal waiting cannot fix: 400, 423, and 429 without Retry-After (a quota)', async () => {
+    for (const [status, type] of [
+      [400, '/problems/validation'],
+      [423, '/problems/instance-paused'],
+      [429, '/problems/message-quota-exceeded'],
+    ] as const) {
+      const { fetch, calls } = fakeFetch(json(status, { type, title: 'Refused' }), accepted);
+      const client = new EngineClient({ baseUrl: 'http://engine', token: 'mic_it_a', fetch, retry });
+      const error = await failure(client.sendMessage(message));
+      expect(error.status).toBe(status);
+      expect(error.type).toBe(type);
+      expect(calls).toHaveLength(1);
+    }
+  });
+
+  it('waits out a 429 with Retry-After, then sends', async () => {
+    const { fetch, calls } = fakeFetch(
+      json(429, { type: '/problems/rate-limited', title: 'Too Many Requests' }, { 'retry-after': '0' }),
+      accepted,
+    );
+    const client = new EngineClient({ baseUrl: 'http://engine', token: 'mic_it_a', fetch, retry });
+    await client.sendMessage(message);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('gives up after its retries with the last error', async () => {
+    const down = () => json(503, { type: '/problems/unavailable', title: 'Service Unavailable' })();
+    const { fetch, calls } = fakeFetch(down, down, down);
+    const client = new EngineClient({
+      baseUrl: 'http://engine',
+      token: 'mic_it_a',
+      fetch,
+      retry: { ...retry, retries: 2 },
+    });
+    const error = await failure(client.sendMessage(message));
+    expect(error.status).toBe(503);
+    expect(calls).toHaveLength(3);
+  });
+
+  it('reads a message’s status with GET /v1/messages/{id}', async () => {
+    const status = {
+      id: 'm1',
+      channel: message.channel,
+      to: message.to,
+      priority: 'conversation',
+      state: 'sent',
+      metaMessageId: 'wamid.1',
+      createdAt: '2026-11-26T08:00:00.000Z',
+      timeline: [{ state: 'queued', at: '2026-11-26T08:00:00.000Z' }],
+    };
+    const { fetch, calls } = fakeFetch(json(200, status));
+    const client = new EngineClient({ baseUrl: 'http://engine', token: 'mic_it_a', fetch });
+    expect(await client.getMessage('m1')).toEqual(status);
+    expect(calls[0]!.url).toBe('http://engine/v1/messages/m1');
+  });
+});

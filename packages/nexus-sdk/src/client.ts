@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pRetry, { AbortError } from 'p-retry';
 import type { Static, TSchema } from 'typebox';
 import Value from 'typebox/value';
-import { InstanceIdentity } from '@mic/contracts';
+import { InstanceIdentity, MessageStatus, SendAccepted, type SendMessageRequest } from '@mic/contracts';
 import type { ProblemDetails } from '@mic/contracts';
 
 export interface EngineClientOptions {
@@ -13,6 +16,29 @@ export interface EngineClientOptions {
   fetch?: typeof globalThis.fetch;
   /** How long one call may take before it fails with a `timeout` EngineError. Default 10 s. */
   timeoutMs?: number;
+  /** How `sendMessage` retries a send that may not have arrived. */
+  retry?: SendRetryOptions;
+}
+
+export interface SendRetryOptions {
+  /** Calls after the first. Default 6. */
+  retries?: number;
+  /** The first wait, doubled after each failure (with jitter). Default 500 ms. */
+  minDelayMs?: number;
+  /** The longest wait between two calls. Default 15 s. */
+  maxDelayMs?: number;
+  /** Gives up once this long has passed since the first call. Default 2 minutes. */
+  maxRetryTimeMs?: number;
+}
+
+export interface SendOptions {
+  /**
+   * Names this send: the engine sends a message once per key, however often it is called. By
+   * default a new key per `sendMessage` call, kept across its retries. Pass your own (your
+   * message's id) so that a send repeated after your process restarts is still sent once.
+   */
+  idempotencyKey?: string;
+  signal?: AbortSignal;
 }
 
 /**
@@ -68,6 +94,19 @@ export interface EngineRequest {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_RETRY: Required<SendRetryOptions> = {
+  retries: 6,
+  minDelayMs: 500,
+  maxDelayMs: 15_000,
+  maxRetryTimeMs: 120_000,
+};
+
+/**
+ * Whether a send may be repeated with its key: no answer or 5xx (the engine restarting), 408, and
+ * 429 with `Retry-After` (a rate). A 429 without one is a quota, which waiting does not fix.
+ */
+const isWorthRetrying = (error: EngineError) =>
+  error.isRetryable && !(error.status === 429 && error.retryAfterSeconds === undefined);
 
 /** Problem details from an error answer's JSON: RFC 9457 lets `type` and `title` be absent. */
 function problemFrom(payload: unknown, status: number): ProblemDetails | undefined {
@@ -92,15 +131,15 @@ function retryAfterSeconds(value: string | null): number | undefined {
 
 /**
  * The engine's instance API, as a Nexus instance calls it with its API token: typed answers, and
- * every failure an EngineError. Each endpoint is one method beside `whoAmI`, declared with its
- * contract schema from @mic/contracts and going through `request` (the send API, `POST /v1/messages`
- * with an `Idempotency-Key`, and `GET /v1/messages/{id}`, come next).
+ * every failure an EngineError. Each endpoint is one method, declared with its contract schema from
+ * @mic/contracts and going through `request`.
  */
 export class EngineClient {
   readonly #baseUrl: string;
   readonly #token: () => string;
   readonly #fetch: typeof globalThis.fetch;
   readonly #timeoutMs: number;
+  readonly #retry: Required<SendRetryOptions>;
 
   constructor(options: EngineClientOptions) {
     let url: URL;
@@ -116,11 +155,54 @@ export class EngineClient {
     if (typeof token === 'string' && token.trim() === '') throw new TypeError('token is empty');
     this.#fetch = options.fetch ?? globalThis.fetch;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
   }
 
   /** Which instance the API token belongs to (`GET /v1/instance`): a cheap check of the token and the URL. */
   async whoAmI(): Promise<Static<typeof InstanceIdentity>> {
     return this.request('GET', '/v1/instance', InstanceIdentity);
+  }
+
+  /**
+   * Sends a message (`POST /v1/messages`): the engine queues it on its channel's lane and answers
+   * its id. A call that gets no answer, a 5xx (an engine restarting) or a rate limit is repeated
+   * with the same `Idempotency-Key`, so the message is queued once; other refusals (400 naming
+   * the field, 403, 423 paused, 429 quota) throw at once.
+   */
+  async sendMessage(message: SendMessageRequest, options: SendOptions = {}): Promise<SendAccepted> {
+    const idempotencyKey = options.idempotencyKey ?? randomUUID();
+    const { retries, minDelayMs, maxDelayMs, maxRetryTimeMs } = this.#retry;
+    return pRetry(
+      async () => {
+        try {
+          return await this.request('POST', '/v1/messages', SendAccepted, {
+            body: message,
+            idempotencyKey,
+            ...(options.signal ? { signal: options.signal } : {}),
+          });
+        } catch (error) {
+          if (error instanceof EngineError && isWorthRetrying(error)) throw error;
+          throw new AbortError(error instanceof Error ? error : String(error));
+        }
+      },
+      {
+        retries,
+        minTimeout: minDelayMs,
+        maxTimeout: maxDelayMs,
+        maxRetryTime: maxRetryTimeMs,
+        randomize: true,
+        ...(options.signal ? { signal: options.signal } : {}),
+        onFailedAttempt: async ({ error, retriesLeft }) => {
+          const wait = error instanceof EngineError ? error.retryAfterSeconds : undefined;
+          if (wait !== undefined && retriesLeft > 0) await sleep(Math.min(wait * 1000, maxDelayMs));
+        },
+      },
+    );
+  }
+
+  /** A message's state and timeline (`GET /v1/messages/{id}`): queued, sent, delivered, read or failed. */
+  async getMessage(id: string, options: { signal?: AbortSignal } = {}): Promise<MessageStatus> {
+    return this.request('GET', `/v1/messages/${encodeURIComponent(id)}`, MessageStatus, options);
   }
 
   /**

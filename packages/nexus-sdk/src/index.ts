@@ -38,7 +38,16 @@ export {
   type EngineClientOptions,
   type EngineErrorKind,
   type EngineRequest,
+  type SendOptions,
+  type SendRetryOptions,
 } from './client.ts';
+export type {
+  MessageStatus,
+  OutboundMessageEventData,
+  OutboundEventType,
+  SendAccepted,
+  SendMessageRequest,
+} from '@mic/contracts';
 export { isEventType, type DeliveredEventOf } from './events.ts';
 export {
   CONTROL_HEADERS,
