@@ -243,6 +243,8 @@ export interface SimInstance {
   phoneNumberId: string;
   /** The simulated Nexus instance the engine delivers to, holding the instance's signing secret. */
   sim: NexusSim;
+  /** The instance's engine token: what it sends `/v1/messages` with. */
+  apiToken: string;
 }
 
 /** Calls control's operator API with a signed-in operator's session. */
@@ -278,8 +280,8 @@ export function ownerOf(mic: MicProcess, env: MicEnv): Promise<OperatorSession> 
 /**
  * Onboards a Nexus instance as the operator does, through control's API: a tenant and its instance
  * (the engine's credentials come back once; the signing secret goes to a nexus-sim started with
- * it), then a WhatsApp number whose business account the Graph sandbox knows. Resolves once the
- * engine runs a config snapshot that routes the number.
+ * it), then a WhatsApp number whose business account and number the Graph sandbox knows. Resolves
+ * once the engine runs a config snapshot that routes the number.
  */
 export async function connectSimInstance(
   mic: MicProcess,
@@ -289,16 +291,16 @@ export async function connectSimInstance(
   const operator = await ownerOf(mic, env);
   const call = <T>(method: 'POST' | 'PATCH', path: string, body: object) =>
     controlCall<T>(mic, operator, method, path, body);
-  const fail = (what: string, answer: EngineAnswer<unknown>) =>
-    new Error(`${what}: ${answer.status} ${JSON.stringify(answer.body)}`);
   const tenant = await call<{ id: string }>('POST', '/v1/tenants', { name: instance.name });
-  if (tenant.status !== 201) throw fail('tenant', tenant);
-  const created = await call<{ instance: { id: string }; credentials: { signingSecret: string } | null }>(
-    'POST',
-    `/v1/tenants/${tenant.body.id}/instances`,
-    { name: instance.name, webhookUrl: 'http://127.0.0.1:9/not-yet' },
-  );
-  if (created.status !== 201 || !created.body.credentials) throw fail('instance', created);
+  if (tenant.status !== 201) throw answerError('tenant', tenant);
+  const created = await call<{
+    instance: { id: string };
+    credentials: { signingSecret: string; apiToken: string } | null;
+  }>('POST', `/v1/tenants/${tenant.body.id}/instances`, {
+    name: instance.name,
+    webhookUrl: 'http://127.0.0.1:9/not-yet',
+  });
+  if (created.status !== 201 || !created.body.credentials) throw answerError('instance', created);
   const instanceId = created.body.instance.id;
   const sim = await startNexusSim({
     secrets: [created.body.credentials.signingSecret],
@@ -306,23 +308,61 @@ export async function connectSimInstance(
   });
   try {
     const updated = await call('PATCH', `/v1/instances/${instanceId}`, { webhookUrl: `${sim.url}/hooks/mic` });
-    if (updated.status !== 200) throw fail('webhook URL', updated);
-    const wabaId = `waba${instance.phoneNumberId}`;
-    const token = `EAAG-e2e-${instance.phoneNumberId}`;
-    env.graph.addObject({ id: wabaId, kind: 'whatsapp-business-account', token });
-    const channel = await call<{ connection: { state: string } }>('POST', `/v1/instances/${instanceId}/channels`, {
-      platform: 'whatsapp',
-      channelId: instance.phoneNumberId,
-      wabaId,
-      accessToken: token,
-    });
-    if (channel.status !== 201 || channel.body.connection.state !== 'subscribed') throw fail('channel', channel);
-    await engineRuns(mic, await controlConfigVersion(mic));
+    if (updated.status !== 200) throw answerError('webhook URL', updated);
+    await connectChannel(mic, env, instanceId, { platform: 'whatsapp', channelId: instance.phoneNumberId });
   } catch (error) {
     await sim.stop();
     throw error;
   }
-  return { instanceId, tenantId: tenant.body.id, phoneNumberId: instance.phoneNumberId, sim };
+  return {
+    instanceId,
+    tenantId: tenant.body.id,
+    phoneNumberId: instance.phoneNumberId,
+    sim,
+    apiToken: created.body.credentials.apiToken,
+  };
+}
+
+const answerError = (what: string, answer: EngineAnswer<unknown>) =>
+  new Error(`${what}: ${answer.status} ${JSON.stringify(answer.body)}`);
+
+/** A channel as the operator adds it; Instagram sends from its linked page (`pageId`). */
+export type ChannelToConnect =
+  | { platform: 'whatsapp' | 'messenger'; channelId: string }
+  | { platform: 'instagram'; channelId: string; pageId: string };
+
+/**
+ * Adds a channel to an instance through control's API, after making the Graph sandbox know it the
+ * way Meta would: a WhatsApp number (and its business account `waba<number>`) or a page, with the
+ * token `EAAG-e2e-<number or page>` that subscribes and sends. Resolves once the engine routes it.
+ */
+export async function connectChannel(
+  mic: MicProcess,
+  env: MicEnv,
+  instanceId: string,
+  channel: ChannelToConnect,
+): Promise<void> {
+  const sender = channel.platform === 'instagram' ? channel.pageId : channel.channelId;
+  const accessToken = `EAAG-e2e-${sender}`;
+  let body: object;
+  if (channel.platform === 'whatsapp') {
+    const wabaId = `waba${channel.channelId}`;
+    env.graph.addObject({ id: wabaId, kind: 'whatsapp-business-account', token: accessToken });
+    env.graph.addObject({ id: channel.channelId, kind: 'whatsapp-phone-number', token: accessToken });
+    body = { platform: 'whatsapp', channelId: channel.channelId, wabaId, accessToken };
+  } else {
+    env.graph.addObject({ id: sender, kind: 'page', token: accessToken });
+    body = { ...channel, accessToken };
+  }
+  const added = await controlCall<{ connection: { state: string } }>(
+    mic,
+    await ownerOf(mic, env),
+    'POST',
+    `/v1/instances/${instanceId}/channels`,
+    body,
+  );
+  if (added.status !== 201 || added.body.connection.state !== 'subscribed') throw answerError('channel', added);
+  await engineRuns(mic, await controlConfigVersion(mic));
 }
 
 /** The version of the configuration control publishes now. */

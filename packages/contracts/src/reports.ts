@@ -14,6 +14,7 @@ export const ALERT_TYPES = [
   'breaker-open',
   'endpoint-disabled',
   'reauthorize-channel',
+  'spam-rate-limited',
   'quota-crossed',
   'control-unreachable',
   'engine-unreachable',

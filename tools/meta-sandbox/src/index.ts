@@ -23,6 +23,7 @@ export {
   type GraphEdge,
   type GraphFailure,
   type GraphFailureName,
+  type GraphRead,
   type GraphObjectKind,
   type GraphSandboxObject,
   type GraphSandboxOptions,

@@ -184,6 +184,14 @@ export interface GraphCall {
   at: string;
 }
 
+/** A WhatsApp mark-as-read call the sandbox answered: it moves no message and counts towards no rate. */
+export interface GraphRead {
+  at: string;
+  objectId: string;
+  messageId: string;
+  body: unknown;
+}
+
 /** The Graph edges the sandbox answers. */
 export type GraphEdge = 'subscribed_apps' | 'messages';
 
@@ -292,6 +300,7 @@ export class GraphSandbox {
   readonly #deliveryFailures: PendingDeliveryFailure[] = [];
   readonly #app: { id: string; name: string };
   readonly #sends: GraphSend[] = [];
+  readonly #reads: GraphRead[] = [];
   readonly #windows = new Map<string, SendWindow>();
   readonly #pairs = new Map<string, PairBuckets>();
   readonly #statuses = new StatusReporter();
@@ -414,6 +423,12 @@ export class GraphSandbox {
 
   clearSends(): void {
     this.#sends.length = 0;
+    this.#reads.length = 0;
+  }
+
+  /** Every mark-as-read call answered so far (oldest first), optionally only one object's. */
+  reads(filter: { objectId?: string } = {}): GraphRead[] {
+    return this.#reads.filter((r) => filter.objectId === undefined || r.objectId === filter.objectId);
   }
 
   /** Per object that accepted sends: the total and the most in any sliding second, against its cap. */
@@ -617,7 +632,10 @@ export class GraphSandbox {
     const parsed = parseSendBody(platform, body);
     if (parsed.kind === 'invalid') return answer(400, graphError({ status: 400, code: 100, message: parsed.message }));
     // Marking as read moves no message: it does not count towards the rate.
-    if (parsed.kind === 'mark-as-read') return answer(200, { success: true });
+    if (parsed.kind === 'mark-as-read') {
+      this.#reads.push({ at: new Date().toISOString(), objectId: object.id, messageId: parsed.messageId, body });
+      return answer(200, { success: true });
+    }
 
     const nowMs = this.#now();
     let window = this.#windows.get(object.id);

@@ -297,6 +297,21 @@ describe('POST /v1/messages', () => {
     const lane = await engine.app.lanes.laneState(`whatsapp:${PHONE_SLOW}`);
     expect(lane?.slowFactor).toBe(2);
   });
+
+  it("slows the lane on Meta's spam rate limit (131048) and alerts the operators", async () => {
+    sandbox.failNext(1, 'spam-rate', { objectId: PHONE_SLOW });
+    const res = await send('ins_slow', text(PHONE_SLOW, 'Reported too often'));
+    const message = await sentStatus('ins_slow', res.json<SendAccepted>().id);
+    expect(message.timeline[2]!.error).toMatchObject({ code: 131048 });
+    const lane = `whatsapp:${PHONE_SLOW}`;
+    expect((await engine.app.lanes.laneState(lane))?.slowFactor).toBe(2);
+    const alerts = (await engine.app.db.orm.select().from(reportOutbox).where(isNull(reportOutbox.sentAt)))
+      .map((r) => r.payload as AlertReport)
+      .filter((p) => p.kind === 'alert' && p.type === 'spam-rate-limited');
+    expect(alerts).toEqual([
+      expect.objectContaining({ key: `spam-rate:${lane}`, channel: lane, instanceId: 'ins_slow', severity: 'warning' }),
+    ]);
+  });
 });
 
 describe('the send handler', () => {

@@ -334,6 +334,7 @@ export class Messages {
       case 'rate-limited':
         await requeue();
         if (error.code === 131056) return { outcome: 'recipient-delayed', untilMs: now + options.pairRateDelayMs };
+        if (error.code === 131048) await this.#alertSpamRate(row, item, details);
         return {
           outcome: 'lane-slowed',
           factor: options.slowFactor,
@@ -375,6 +376,25 @@ export class Messages {
       details: { code: error.code, subcode: error.subcode, messageId: row.id },
     });
     return { outcome: 'lane-paused', reason };
+  }
+
+  /**
+   * Meta limits a number whose messages people block or report (131048): the lane slows down, and
+   * the operator hears of it, since only better content or consent lifts the limit.
+   */
+  async #alertSpamRate(row: MessageRow, item: ClaimedItem, error: MessageError): Promise<void> {
+    this.#deps.logger.warn({ lane: item.lane, code: error.code }, "Meta's spam rate limit: the lane slows down");
+    await this.#deps.alert({
+      key: `spam-rate:${item.lane}`,
+      state: 'raised',
+      type: 'spam-rate-limited',
+      severity: 'warning',
+      tenantId: row.tenantId,
+      instanceId: row.instanceId,
+      channel: item.lane,
+      message: `Meta limits ${item.lane} for its spam rate (131048): recipients block or report its messages; its sends slow down`,
+      details: { code: error.code, subcode: error.subcode, messageId: row.id },
+    });
   }
 
   /** Exponential backoff with jitter (half of it random): spreads the retries of a burst that failed together. */
