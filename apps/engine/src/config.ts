@@ -205,6 +205,16 @@ export function engineConfigSpec(env: Readonly<Record<string, string | undefined
       "how long a recipient's messages wait after Meta's pair rate limit (131056)",
       6_000,
     ),
+    graphApiPrefix: fields.string(
+      'GRAPH_API_PREFIX',
+      "path under which the engine answers Meta's Graph API send calls (an instance's client points its base URL here)",
+      '/graph',
+    ),
+    graphApiWait: fields.duration(
+      'GRAPH_API_WAIT',
+      "how long a Graph-compatible send waits for Meta's answer; a send that has not left by then is not sent (130429)",
+      8_000,
+    ),
   };
 }
 

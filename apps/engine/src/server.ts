@@ -20,6 +20,7 @@ import delivery from './modules/delivery/index.ts';
 import reports from './modules/reports/index.ts';
 import outbound from './modules/outbound/index.ts';
 import messages, { laneCap } from './modules/messages/index.ts';
+import graphApi from './modules/graph-api/index.ts';
 
 export const ENGINE_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 export const ENGINE_VERSION = pkg.version;
@@ -112,6 +113,7 @@ export function startEngine(config: EngineConfig, logger: Logger, overrides: Pla
         slowForMs: config.sendSlowFor,
         pairRateDelayMs: config.sendPairRateDelay,
       });
+      await app.register(graphApi, { prefix: config.graphApiPrefix, waitMs: config.graphApiWait });
       if (config.roles.includes('ingress')) {
         await app.register(ingress, { bodyLimit: config.bodyLimit, secretCacheMs: config.metaSecretCache });
       }

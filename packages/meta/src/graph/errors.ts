@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * Graph API errors and what to do about them. Meta answers a failed call with
  * `{ "error": { "message", "type", "code", "error_subcode", "fbtrace_id", ... } }`; the code (not the
@@ -194,4 +195,35 @@ export function graphErrorFromNetwork(error: unknown, timeoutMs: number): GraphE
     isOutcomeUnknown: !isNotSent,
     cause: error,
   });
+}
+
+/** What Meta's error body says; a GraphError has every field. */
+export interface GraphErrorBodyFields {
+  message: string;
+  code: number | null;
+  subcode?: number | null;
+  type?: string | null;
+  /** WhatsApp's `error_data.details`. */
+  details?: string | null;
+  fbtraceId?: string | null;
+  isTransient?: boolean;
+}
+
+/**
+ * Meta's error body (`{ "error": { message, type, code, error_subcode, error_data, fbtrace_id } }`),
+ * for an error Meta gave or one the engine gives in Meta's terms: a client library written for
+ * Meta's API reads it unchanged.
+ */
+export function graphErrorBody(error: GraphErrorBodyFields): { error: Record<string, unknown> } {
+  return {
+    error: {
+      message: error.message,
+      type: error.type ?? 'OAuthException',
+      code: error.code ?? 1,
+      ...(error.subcode === null || error.subcode === undefined ? {} : { error_subcode: error.subcode }),
+      ...(error.isTransient === undefined ? {} : { is_transient: error.isTransient }),
+      ...(error.details ? { error_data: { messaging_product: 'whatsapp', details: error.details } } : {}),
+      fbtrace_id: error.fbtraceId ?? `A${randomBytes(16).toString('base64url').slice(0, 22)}`,
+    },
+  };
 }

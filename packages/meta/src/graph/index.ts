@@ -13,7 +13,9 @@ export {
   GraphError,
   classifyGraphError,
   graphErrorFromNetwork,
+  graphErrorBody,
   graphErrorFromResponse,
   type GraphErrorClassification,
+  type GraphErrorBodyFields,
   type GraphErrorFields,
 } from './errors.ts';

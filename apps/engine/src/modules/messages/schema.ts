@@ -30,6 +30,12 @@ export const outboundMessages = pgTable(
     request: jsonb('request').notNull(),
     state: text('state').notNull(),
     metaMessageId: text('meta_message_id'),
+    /** The Graph-compatible API: Meta's call (`{ path, body }`) as the instance made it, sent as it is. */
+    graphRequest: jsonb('graph_request'),
+    /** Meta's answer (`{ status, body }`) to the call that settled it: sent, or failed for good. */
+    graphAnswer: jsonb('graph_answer'),
+    /** A send still queued at this time is given up on (its caller waited for Meta's answer). */
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
     /** When Meta accepted it: Messenger's watermarks cover the messages sent up to a time. */
     sentAt: timestamp('sent_at', { withTimezone: true, mode: 'date' }),
     /** Graph calls made for it. */

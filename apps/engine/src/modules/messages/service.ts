@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { and, asc, count, eq, gte, sql } from 'drizzle-orm';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { and, asc, count, desc, eq, gte, inArray, isNotNull, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import {
   validateSendRequest,
@@ -11,7 +12,14 @@ import {
   type SendAccepted,
   type SendMessageRequest,
 } from '@mic/contracts';
-import { GraphError, parseGraphSendResponse, toGraphRequest, type GraphClient } from '@mic/meta';
+import {
+  GraphError,
+  graphErrorBody,
+  parseGraphSendResponse,
+  toGraphRequest,
+  type GraphClient,
+  type GraphSendRequest,
+} from '@mic/meta';
 import { Problem, problems, type Clock, type Db, type Logger } from '@mic/platform';
 import { laneOf, type ClaimedItem, type Lanes, type SendOutcome } from '../outbound/index.ts';
 import type { RoutedEvent } from '../delivery/index.ts';
@@ -71,6 +79,20 @@ function requestHash(request: SendMessageRequest): string {
     .digest('hex');
 }
 
+/** Meta's answer to the Graph call that settled a message, as the Graph-compatible API returns it. */
+export interface GraphAnswer {
+  status: number;
+  body: unknown;
+}
+
+/** Why a message its caller stopped waiting for was not sent: Meta's throughput error, as a client expects. */
+const NOT_SENT_IN_TIME: MessageError = {
+  code: 130429,
+  subcode: null,
+  title: 'Rate limit hit',
+  message: 'the message could not leave within the wait bound: its lane is busy or paused',
+};
+
 const startOfUtcMonth = (now: Date) => new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
 
 function graphMessageError(error: GraphError): MessageError {
@@ -108,7 +130,26 @@ export class Messages {
   ): Promise<SendAccepted> {
     const validation = validateSendRequest(body);
     if (!validation.ok) throw problems.validation(validation.errors);
-    const request = validation.value;
+    return this.queue(instanceId, validation.value, { idempotencyKey, assertMaySend });
+  }
+
+  /**
+   * Queues a validated request on its lane, after the checks every send passes (the channel is the
+   * instance's, the instance may send, the priority and the quota). `graphRequest` is Meta's own
+   * call, sent as it came (the Graph-compatible API); `expiresAt` is when a send that has not left
+   * is no longer wanted.
+   */
+  async queue(
+    instanceId: string,
+    request: SendMessageRequest,
+    options: {
+      idempotencyKey?: string | undefined;
+      assertMaySend: (platform: ChannelPlatform) => Promise<void>;
+      graphRequest?: GraphSendRequest;
+      expiresAt?: Date;
+    },
+  ): Promise<SendAccepted> {
+    const { idempotencyKey, assertMaySend } = options;
     const priority = request.priority ?? 'conversation';
     const { kind, id: channelId } = request.channel;
     const snapshot = this.#deps.snapshot();
@@ -205,6 +246,8 @@ export class Messages {
         attempts: 0,
         idempotencyKey: idempotencyKey ?? null,
         requestHash: hash,
+        graphRequest: options.graphRequest ?? null,
+        expiresAt: options.expiresAt ?? null,
         createdAt: now,
         updatedAt: now,
       });
@@ -287,9 +330,18 @@ export class Messages {
     const request = row.request as SendMessageRequest;
     const { kind, id: channelId } = request.channel;
     const attempt = row.attempts + 1;
+    if (row.expiresAt && row.state === 'queued' && this.#deps.clock.now() >= row.expiresAt) {
+      await this.expire(row.id);
+      return { outcome: 'failed' };
+    }
     // A message left `sending` by a worker that died mid-call may have reached Meta already.
     const wasInFlight = row.state === 'sending' && item.claims > 1;
-    await this.#record(row, 'sending', attempt, { isOutcomeUnknown: wasInFlight });
+    // Only from queued or sending: a message its waiting caller gave up on stays given up.
+    const isMine = await this.#record(row, 'sending', attempt, {
+      isOutcomeUnknown: wasInFlight,
+      onlyFrom: ['queued', 'sending'],
+    });
+    if (!isMine) return { outcome: 'failed' };
 
     const token = await this.#deps.accessToken(kind, channelId);
     if (!token) {
@@ -302,9 +354,9 @@ export class Messages {
       return this.#pause(row, item, attempt, error, 'no access token');
     }
     const pageId = kind === 'instagram' ? await this.#deps.instagramPageId(channelId) : undefined;
-    let graphRequest;
+    let graphRequest = row.graphRequest as GraphSendRequest | null;
     try {
-      graphRequest = toGraphRequest(request, pageId ? { instagramPageId: pageId } : {});
+      graphRequest ??= toGraphRequest(request, pageId ? { instagramPageId: pageId } : {});
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       await this.#record(row, 'failed', attempt, {
@@ -315,7 +367,11 @@ export class Messages {
     try {
       const answer = await graph.send(graphRequest.path, graphRequest.body, token);
       const metaMessageId = parseGraphSendResponse(answer);
-      await this.#record(row, 'sent', attempt, { metaMessageId, raw: answer });
+      await this.#record(row, 'sent', attempt, {
+        metaMessageId,
+        raw: answer,
+        graphAnswer: { status: 200, body: answer },
+      });
       return { outcome: 'sent' };
     } catch (error) {
       if (!(error instanceof GraphError)) throw error;
@@ -350,7 +406,11 @@ export class Messages {
       default:
         break;
     }
-    await this.#record(row, 'failed', attempt, { error: details, isOutcomeUnknown: error.isOutcomeUnknown });
+    await this.#record(row, 'failed', attempt, {
+      error: details,
+      isOutcomeUnknown: error.isOutcomeUnknown,
+      graphAnswer: { status: error.status, body: graphErrorBody(error) },
+    });
     return { outcome: 'failed' };
   }
 
@@ -412,19 +472,34 @@ export class Messages {
     row: MessageRow,
     state: MessageState,
     attempt: number,
-    extra: { error?: MessageError; isOutcomeUnknown?: boolean; metaMessageId?: string | null; raw?: unknown } = {},
-  ): Promise<void> {
+    extra: {
+      error?: MessageError;
+      isOutcomeUnknown?: boolean;
+      metaMessageId?: string | null;
+      raw?: unknown;
+      graphAnswer?: GraphAnswer;
+      /** Moves the message only from these states; answers false when it was in another. */
+      onlyFrom?: readonly MessageState[];
+    } = {},
+  ): Promise<boolean> {
     const at = this.#deps.clock.now();
-    await this.#deps.db.transaction(async (tx) => {
-      await tx
+    return this.#deps.db.transaction(async (tx) => {
+      const moved = await tx
         .update(outboundMessages)
         .set({
           state,
           attempts: attempt,
           updatedAt: at,
           ...(extra.metaMessageId === undefined ? {} : { metaMessageId: extra.metaMessageId, sentAt: at }),
+          ...(extra.graphAnswer === undefined ? {} : { graphAnswer: extra.graphAnswer }),
         })
-        .where(eq(outboundMessages.id, row.id));
+        .where(
+          extra.onlyFrom
+            ? and(eq(outboundMessages.id, row.id), inArray(outboundMessages.state, [...extra.onlyFrom]))
+            : eq(outboundMessages.id, row.id),
+        )
+        .returning({ id: outboundMessages.id });
+      if (moved.length === 0) return false;
       await tx.insert(outboundMessageEvents).values({
         messageId: row.id,
         state,
@@ -440,7 +515,60 @@ export class Messages {
             ? { state, error: extra.error }
             : undefined;
       if (outcome) await this.#deps.deliver(tx, await this.#statuses.settle(tx, row, outcome));
+      return true;
     });
+  }
+
+  /**
+   * Gives up on a message that has not left by its `expiresAt` (its caller no longer waits): it
+   * fails with the last error Meta gave it, or with Meta's throughput error, and is never sent.
+   * False when it already left.
+   */
+  async expire(id: string): Promise<boolean> {
+    const [row] = await this.#deps.db.select().from(outboundMessages).where(eq(outboundMessages.id, id));
+    if (!row || row.state !== 'queued') return false;
+    const error = (await this.lastError(id)) ?? NOT_SENT_IN_TIME;
+    const graphAnswer: GraphAnswer = {
+      status: 400,
+      body: graphErrorBody({
+        code: error.code,
+        subcode: error.subcode,
+        type: 'OAuthException',
+        message: error.code === null ? error.message : `(#${error.code}) ${error.title}`,
+        details: error.message,
+      }),
+    };
+    return this.#record(row, 'failed', row.attempts, { error, graphAnswer, onlyFrom: ['queued'] });
+  }
+
+  /** The last error in the message's timeline, if any. */
+  async lastError(id: string): Promise<MessageError | undefined> {
+    const [last] = await this.#deps.db
+      .select({ error: outboundMessageEvents.error })
+      .from(outboundMessageEvents)
+      .where(and(eq(outboundMessageEvents.messageId, id), isNotNull(outboundMessageEvents.error)))
+      .orderBy(desc(outboundMessageEvents.seq))
+      .limit(1);
+    return (last?.error as MessageError | null | undefined) ?? undefined;
+  }
+
+  /**
+   * Waits until the message has left (sent or failed), polling its row; at `expiresAt` a message
+   * still queued is given up on (`expire`). Answers the row as it ended.
+   */
+  async settled(id: string, expiresAt: Date, signal?: AbortSignal): Promise<MessageRow> {
+    let pause = 10;
+    for (;;) {
+      const [row] = await this.#deps.db.select().from(outboundMessages).where(eq(outboundMessages.id, id));
+      if (!row) throw problems.notFound(`no message ${id}`);
+      if (row.state === 'sent' || row.state === 'failed') return row;
+      if (row.state === 'queued' && this.#deps.clock.now() >= expiresAt) {
+        await this.expire(id);
+        continue;
+      }
+      await sleep(pause, undefined, signal ? { signal } : {});
+      pause = Math.min(pause * 2, 100);
+    }
   }
 }
 

@@ -8,6 +8,9 @@ CREATE TABLE "early_statuses" (
 	"received_at" timestamp with time zone NOT NULL
 );
 --> statement-breakpoint
+ALTER TABLE "outbound_messages" ADD COLUMN "graph_request" jsonb;--> statement-breakpoint
+ALTER TABLE "outbound_messages" ADD COLUMN "graph_answer" jsonb;--> statement-breakpoint
+ALTER TABLE "outbound_messages" ADD COLUMN "expires_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "outbound_messages" ADD COLUMN "sent_at" timestamp with time zone;--> statement-breakpoint
 CREATE INDEX "early_statuses_meta_id_idx" ON "early_statuses" USING btree ("meta_message_id");--> statement-breakpoint
 CREATE INDEX "early_statuses_received_idx" ON "early_statuses" USING btree ("received_at");--> statement-breakpoint
