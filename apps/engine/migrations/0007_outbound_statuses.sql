@@ -8,6 +8,8 @@ CREATE TABLE "early_statuses" (
 	"received_at" timestamp with time zone NOT NULL
 );
 --> statement-breakpoint
+ALTER TABLE "deliveries" ADD COLUMN "envelope" jsonb;--> statement-breakpoint
+ALTER TABLE "inbound_events" ADD COLUMN "envelope" jsonb;--> statement-breakpoint
 ALTER TABLE "outbound_messages" ADD COLUMN "graph_request" jsonb;--> statement-breakpoint
 ALTER TABLE "outbound_messages" ADD COLUMN "graph_answer" jsonb;--> statement-breakpoint
 ALTER TABLE "outbound_messages" ADD COLUMN "expires_at" timestamp with time zone;--> statement-breakpoint

@@ -10,3 +10,4 @@ export const engineCli: PlaneCli<EngineConfig> = {
   databaseOptions: engineDatabaseOptions,
 };
 export { engineConfigSpec } from './config.ts';
+export { ENGINE_VERSION } from './server.ts';

@@ -1,4 +1,4 @@
-import { commonFields, fields, loadConfig, notifyFields, type ConfigOf, type Field } from '@mic/platform';
+import { backupFields, commonFields, fields, loadConfig, notifyFields, type ConfigOf, type Field } from '@mic/platform';
 import { DEFAULT_GRAPH_URL, DEFAULT_GRAPH_VERSION } from '@mic/meta';
 import { DEFAULT_RETRY_SCHEDULE, parseSchedule } from './modules/delivery/schedule.ts';
 
@@ -27,6 +27,7 @@ function roles(env: string, description: string): Field<EngineRole[]> {
 export function engineConfigSpec(env: Readonly<Record<string, string | undefined>>) {
   return {
     ...commonFields,
+    ...backupFields,
     host: fields.string('ENGINE_HOST', 'address the engine listens on', '127.0.0.1'),
     port: fields.port('ENGINE_PORT', 'port of the engine (webhooks, send API)', 3100),
     databaseUrl: fields.databaseUrl(

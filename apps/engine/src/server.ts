@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import {
+  backupSettings,
   keysPath,
   planeDatabaseOptions,
   planeSettingsOptions,
@@ -20,6 +21,7 @@ import delivery from './modules/delivery/index.ts';
 import reports from './modules/reports/index.ts';
 import outbound from './modules/outbound/index.ts';
 import messages, { laneCap } from './modules/messages/index.ts';
+import backups from './modules/backups/index.ts';
 import graphApi from './modules/graph-api/index.ts';
 
 export const ENGINE_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
@@ -114,6 +116,11 @@ export function startEngine(config: EngineConfig, logger: Logger, overrides: Pla
         pairRateDelayMs: config.sendPairRateDelay,
       });
       await app.register(graphApi, { prefix: config.graphApiPrefix, waitMs: config.graphApiWait });
+      await app.register(backups, {
+        settings: backupSettings(config),
+        schedule: config.backupSchedule,
+        version: ENGINE_VERSION,
+      });
       if (config.roles.includes('ingress')) {
         await app.register(ingress, { bodyLimit: config.bodyLimit, secretCacheMs: config.metaSecretCache });
       }

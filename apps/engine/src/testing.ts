@@ -33,6 +33,7 @@ export interface TestInstanceRoute {
   tenantId?: string;
   webhookUrl: string;
   channels?: { platform: ChannelPlatform; channelId: string }[];
+  deliveryFormat?: 'standard-webhooks' | 'meta';
 }
 
 export const emptySnapshot = (): ConfigSnapshot => ({
@@ -66,7 +67,7 @@ export function withTestInstance(s: ConfigSnapshot, instance: TestInstanceRoute)
     tenantId,
     kind: 'nexus',
     webhookUrl: instance.webhookUrl,
-    deliveryFormat: 'standard-webhooks',
+    deliveryFormat: instance.deliveryFormat ?? 'standard-webhooks',
     state: 'active',
     endpointRevision: (previous?.endpointRevision ?? 0) + 1,
   });

@@ -80,3 +80,9 @@ export {
   type ControlHandlers,
 } from './control-handler.ts';
 export { PROBLEM_CONTENT_TYPE, isProblemDetails, type ProblemDetails } from '@mic/contracts';
+/**
+ * For an instance that takes Meta's format: the `X-Hub-Signature-256` check of Meta's own
+ * webhooks, with the instance's signing secret(s) as the app secret (pass the previous one too
+ * during a rotation).
+ */
+export { verifyMetaSignature as verifyMetaDelivery, SIGNATURE_HEADER as META_SIGNATURE_HEADER } from '@mic/meta';

@@ -11,6 +11,7 @@ export {
 } from './events.ts';
 export { canonicalJson, contentHash } from './dedup.ts';
 export { conversationKeyOf } from './build-event.ts';
+export { metaEnvelopeOf, metaWebhookBodyOf, type MetaEnvelope } from './envelope.ts';
 export type * from './whatsapp/data.ts';
 export type * from './messaging/data.ts';
 export type * from './instagram/data.ts';

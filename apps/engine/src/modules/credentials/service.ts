@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { and, desc, eq, gt, isNull, lte, or } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
+import { signMetaBody } from '@mic/meta';
 import { uuidv7 } from 'uuidv7';
 import { Problem, generateToken, hashToken, lastFour, problems, type Clock, type Db } from '@mic/platform';
 import type { CredentialsInfo } from '@mic/contracts';
@@ -105,6 +106,16 @@ export class InstanceCredentials {
       this.#signers.set(instanceId, cached);
     }
     return cached.signers.map((w) => w.sign(messageId, timestamp, payload)).join(' ');
+  }
+
+  /**
+   * Meta's `X-Hub-Signature-256` for a delivery in Meta's format: it carries one signature, so it
+   * is made with the current secret (an instance accepts the previous one too during a rotation).
+   */
+  async signMetaDelivery(instanceId: string, payload: string): Promise<string> {
+    const [current] = await this.#secrets.revealValid(signingSecretRef(instanceId));
+    if (current === undefined) throw new Error(`instance ${instanceId} has no signing secret`);
+    return signMetaBody(payload, current);
   }
 
   async describe(instanceId: string): Promise<CredentialsInfo> {

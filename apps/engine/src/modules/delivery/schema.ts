@@ -29,6 +29,8 @@ export const deliveries = pgTable(
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }).notNull(),
     /** The delivered event (DeliveredEvent), fixed when the delivery is created. */
     payload: jsonb('payload').notNull(),
+    /** Where the event sat in Meta's body (MetaEnvelope), for an instance that takes Meta's format. */
+    envelope: jsonb('envelope'),
     traceParent: text('trace_parent').notNull(),
     lastStatus: integer('last_status'),
     lastError: text('last_error'),

@@ -8,6 +8,7 @@ import type { EndpointBreakers } from './breaker.ts';
 import { nextDelay } from './schedule.ts';
 import { attemptDelivery, type AttemptOutcome } from './sender.ts';
 import { conversationSequences, deliveries, deliveryAttempts, engineAlerts } from './schema.ts';
+import { metaWebhookBodyOf, type MetaEnvelope } from '@mic/meta';
 import type { ConversationLeases } from './leases.ts';
 
 export const DRAIN_QUEUE = 'delivery.drain';
@@ -26,6 +27,8 @@ export interface RoutedEvent {
   data: unknown;
   raw: unknown;
   traceParent: string;
+  /** Where `raw` sat in Meta's body, for instances that take Meta's format; none for the engine's own events. */
+  envelope?: MetaEnvelope | null;
 }
 
 export type RoutedListener = (tx: Db, events: readonly RoutedEvent[]) => Promise<readonly RoutedEvent[]>;
@@ -138,8 +141,10 @@ export class Deliveries {
    */
   async createFor(tx: Db, stored: readonly RoutedEvent[]): Promise<void> {
     if (stored.length === 0) return;
-    const events = [...stored];
-    for (const listener of this.#routedListeners) events.push(...(await listener(tx, stored)));
+    const all = [...stored];
+    for (const listener of this.#routedListeners) all.push(...(await listener(tx, stored)));
+    const events = await this.#deliverable(all);
+    if (events.length === 0) return;
     const now = this.#clock.now();
     const conversations = new Map<string, { drain: Drain; events: RoutedEvent[] }>();
     for (const event of events) {
@@ -177,6 +182,19 @@ export class Deliveries {
     await this.#queue.sendMany(DRAIN_QUEUE, jobs, tx);
   }
 
+  /**
+   * An instance that takes Meta's format gets what Meta sent and nothing else: the engine's own
+   * events (`<platform>.outbound.<state>`) have no Meta shape, so they are not delivered to it.
+   */
+  async #deliverable(events: readonly RoutedEvent[]): Promise<RoutedEvent[]> {
+    const own = new Set(events.filter((e) => e.type.includes('.outbound.')).map((e) => e.instanceId));
+    const metaFormat = new Set<string>();
+    for (const instanceId of own) {
+      if ((await this.#routing.instance(instanceId))?.deliveryFormat === 'meta') metaFormat.add(instanceId);
+    }
+    return events.filter((e) => !(metaFormat.has(e.instanceId) && e.type.includes('.outbound.')));
+  }
+
   #deliveryRow(event: RoutedEvent, conversation: string, seq: number, now: Date): typeof deliveries.$inferInsert {
     const id = uuidv7();
     const payload: DeliveredEvent = {
@@ -202,6 +220,7 @@ export class Deliveries {
       attempts: 0,
       nextAttemptAt: now,
       payload,
+      envelope: event.envelope ?? null,
       traceParent: event.traceParent,
       createdAt: now,
     };
@@ -289,7 +308,13 @@ export class Deliveries {
             await this.#schedule(drain, permit.retryAt); // waits; no attempt spent
             return 'waiting';
           }
-          const outcome = await this.#attempt(head, route.kind === 'hub' ? null : route.webhookUrl, now);
+          const outcome = await this.#attempt(
+            head,
+            route.kind === 'hub' || route.webhookUrl === null
+              ? null
+              : { url: route.webhookUrl, isMetaFormat: route.deliveryFormat === 'meta' },
+            now,
+          );
           sent += 1;
           if (outcome.outcome !== 'delivered') {
             await this.#recordDelivered(delivered.splice(0)); // the ones before it, in order
@@ -309,17 +334,27 @@ export class Deliveries {
     return 'waiting';
   }
 
-  /** One attempt; `url` null is the hub, which gets the service token instead of a signature. */
-  async #attempt(head: Delivery, url: string | null, now: Date): Promise<AttemptOutcome> {
-    const body = JSON.stringify(head.payload);
+  /**
+   * One attempt. `target` null is the hub, which gets the service token instead of a signature; an
+   * instance in Meta's format gets the body Meta sent for this event alone, with `X-Hub-Signature-256`.
+   */
+  async #attempt(
+    head: Delivery,
+    target: { url: string; isMetaFormat: boolean } | null,
+    now: Date,
+  ): Promise<AttemptOutcome> {
     let outcome: AttemptOutcome;
     try {
+      const metaBody = target?.isMetaFormat ? this.#metaBodyOf(head) : null;
+      const body = JSON.stringify(metaBody ?? head.payload);
       const auth =
-        url === null
+        target === null
           ? { authorization: `Bearer ${this.#hub.token()}` }
-          : { 'webhook-signature': await this.#credentials.signDelivery(head.instanceId, head.id, now, body) };
+          : metaBody
+            ? { 'x-hub-signature-256': await this.#credentials.signMetaDelivery(head.instanceId, body) }
+            : { 'webhook-signature': await this.#credentials.signDelivery(head.instanceId, head.id, now, body) };
       outcome = await attemptDelivery({
-        url: url ?? this.#hub.url,
+        url: target?.url ?? this.#hub.url,
         body,
         timeoutMs: this.#options.timeoutMs,
         now,
@@ -413,6 +448,12 @@ export class Deliveries {
   }
 
   /** Drains every conversation of an instance that has pending deliveries (after releasing it). */
+  /** Meta's webhook body for the event alone; null for an event that did not come from Meta. */
+  #metaBodyOf(head: Delivery): Record<string, unknown> | null {
+    if (!head.envelope) return null;
+    return metaWebhookBodyOf(head.envelope as MetaEnvelope, (head.payload as DeliveredEvent).raw);
+  }
+
   async kick(instanceId: string): Promise<number> {
     const rows = await this.#db
       .selectDistinct({ conversation: deliveries.conversation })

@@ -35,6 +35,8 @@ export const inboundEvents = pgTable(
     receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull(),
     data: jsonb('data').notNull(),
     raw: jsonb('raw').notNull(),
+    /** Where `raw` sat in Meta's body (MetaEnvelope): Meta-format delivery rebuilds the body from it. */
+    envelope: jsonb('envelope'),
   },
   (t) => [
     index('inbound_events_unrouted_idx')

@@ -1,6 +1,6 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
-import { parseMetaWebhook, type MetaWebhookEvent } from '@mic/meta';
+import { metaEnvelopeOf, parseMetaWebhook, type MetaEnvelope, type MetaWebhookEvent } from '@mic/meta';
 import { Problem, type Clock, type Db } from '@mic/platform';
 import type { Route, Routing } from '../routing/index.ts';
 import type { Deliveries, RoutedEvent } from '../delivery/index.ts';
@@ -24,6 +24,8 @@ interface PendingWebhook {
   traceParent: string;
   receivedAt: Date;
   events: MetaWebhookEvent[];
+  /** Each event's place in the body, in the order of `events`. */
+  envelopes: (MetaEnvelope | null)[];
   resolve(receipt: Receipt): void;
   reject(error: unknown): void;
 }
@@ -68,8 +70,18 @@ export class Ingress {
     }
     const receivedAt = this.#clock.now();
     const events = parseMetaWebhook(parsed, { receivedAt });
+    const envelopes = events.map((event) => metaEnvelopeOf(parsed, event.raw));
     return new Promise((resolve, reject) => {
-      this.#pending.push({ app, body: body.toString('utf8'), traceParent, receivedAt, events, resolve, reject });
+      this.#pending.push({
+        app,
+        body: body.toString('utf8'),
+        traceParent,
+        receivedAt,
+        events,
+        envelopes,
+        resolve,
+        reject,
+      });
       void this.#flush();
     });
   }
@@ -107,7 +119,7 @@ export class Ingress {
     const receipts = batch.map(() => uuidv7());
     const rows = new Map<string, InboundEvent>(); // by dedup key: repeats in one batch too
     batch.forEach((item, i) => {
-      for (const event of item.events) {
+      for (const [j, event] of item.events.entries()) {
         if (rows.has(event.dedupKey)) continue;
         const route = routes.get(routeKey(event.platform, event.channelId));
         rows.set(event.dedupKey, {
@@ -127,6 +139,7 @@ export class Ingress {
           receivedAt: item.receivedAt,
           data: event.data,
           raw: event.raw ?? null,
+          envelope: item.envelopes[j] ?? null,
         });
       }
     });

@@ -1,3 +1,4 @@
+import { Type } from 'typebox';
 import { MessageParams, MessageStatus, SendAccepted } from '@mic/contracts';
 import { Problem, type HttpServer } from '@mic/platform';
 import type { Messages } from './service.ts';
@@ -41,6 +42,37 @@ export function registerMessageRoutes(app: HttpServer, messages: Messages): void
         req.body,
         idempotencyKey(req.headers['idempotency-key']),
         (platform) => app.assertInstanceMaySend(instanceId, platform),
+      );
+      void reply.status(202);
+      return accepted;
+    },
+  );
+  // The hub's own sends (CRM replies): control holds no instance token, so it calls with its
+  // service token (every /internal route requires one) and names the send by its own id.
+  app.put(
+    '/internal/v1/hub/messages/:key',
+    {
+      schema: {
+        tags: ['hub'],
+        summary: 'Send a message as the hub instance, idempotent by key (queued: 202)',
+        description: 'The body is a SendMessageRequest; a repeat with the same key answers the first message.',
+        params: Type.Object({ key: Type.String({ minLength: 1, maxLength: 255 }) }),
+        response: { 202: SendAccepted },
+      },
+    },
+    async (req, reply) => {
+      const hub = app.configSync.snapshot?.instances.find((i) => i.kind === 'hub');
+      if (!hub) {
+        // 503, not 423: the first config sync will bring it, so the caller should retry.
+        throw new Problem({
+          status: 503,
+          type: 'hub-not-configured',
+          title: 'The hub instance is not configured yet',
+          detail: 'the engine has no config snapshot with the hub instance yet',
+        });
+      }
+      const accepted = await messages.accept(hub.id, req.body, req.params.key, (platform) =>
+        app.assertInstanceMaySend(hub.id, platform),
       );
       void reply.status(202);
       return accepted;
