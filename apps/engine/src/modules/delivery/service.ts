@@ -143,7 +143,7 @@ export class Deliveries {
     if (stored.length === 0) return;
     const all = [...stored];
     for (const listener of this.#routedListeners) all.push(...(await listener(tx, stored)));
-    const events = await this.#deliverable(all);
+    const events = await this.#deliverable(tx, all);
     if (events.length === 0) return;
     const now = this.#clock.now();
     const conversations = new Map<string, { drain: Drain; events: RoutedEvent[] }>();
@@ -186,11 +186,11 @@ export class Deliveries {
    * An instance that takes Meta's format gets what Meta sent and nothing else: the engine's own
    * events (`<platform>.outbound.<state>`) have no Meta shape, so they are not delivered to it.
    */
-  async #deliverable(events: readonly RoutedEvent[]): Promise<RoutedEvent[]> {
+  async #deliverable(tx: Db, events: readonly RoutedEvent[]): Promise<RoutedEvent[]> {
     const own = new Set(events.filter((e) => e.type.includes('.outbound.')).map((e) => e.instanceId));
     const metaFormat = new Set<string>();
     for (const instanceId of own) {
-      if ((await this.#routing.instance(instanceId))?.deliveryFormat === 'meta') metaFormat.add(instanceId);
+      if ((await this.#routing.instance(instanceId, tx))?.deliveryFormat === 'meta') metaFormat.add(instanceId);
     }
     return events.filter((e) => !(metaFormat.has(e.instanceId) && e.type.includes('.outbound.')));
   }

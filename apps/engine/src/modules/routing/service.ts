@@ -143,10 +143,11 @@ export class Routing {
     return this.#db.select().from(instanceRoutes).orderBy(asc(instanceRoutes.instanceId));
   }
 
-  async instance(instanceId: string) {
+  /** The instance's route; `db` is the caller's transaction when it holds one (PGlite has one connection). */
+  async instance(instanceId: string, db: Db = this.#db) {
     const cached = this.#instanceRows.get(instanceId);
     if (cached) return cached.row ?? undefined;
-    const [row] = await this.#db.select().from(instanceRoutes).where(eq(instanceRoutes.instanceId, instanceId));
+    const [row] = await db.select().from(instanceRoutes).where(eq(instanceRoutes.instanceId, instanceId));
     this.#instanceRows.set(instanceId, { row: row ?? null });
     return row;
   }
