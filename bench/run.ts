@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-const BENCHES = ['startup.ts', 'ingress.ts', 'delivery.ts'];
+const BENCHES = ['startup.ts', 'ingress.ts', 'delivery.ts', 'outbound.ts', 'backup.ts'];
 let failed = false;
 for (const bench of BENCHES) {
   const result = spawnSync(process.execPath, [join(import.meta.dirname, bench)], { stdio: 'inherit' });

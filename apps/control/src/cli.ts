@@ -13,3 +13,4 @@ export const controlCli: PlaneCli<ControlConfig> = {
 export { openControlAdmin, type ControlAdmin } from './modules/auth/admin.ts';
 export { ROLES, type Role } from './modules/auth/permissions.ts';
 export { controlConfigSpec } from './config.ts';
+export { CONTROL_VERSION } from './server.ts';

@@ -1,4 +1,20 @@
-import { commonFields, fields, loadConfig, notifyFields, type ConfigOf } from '@mic/platform';
+import { backupFields, commonFields, fields, loadConfig, notifyFields, type ConfigOf, type Field } from '@mic/platform';
+
+/** A comma-separated list of whole days, e.g. `1,7,14`. */
+function dayList(env: string, description: string, fallback: number[]): Field<number[]> {
+  return {
+    env,
+    description,
+    fallback,
+    isOptional: false,
+    parse(raw) {
+      const days = raw.split(',').map((d) => Number(d.trim()));
+      if (days.some((d) => !Number.isInteger(d) || d < 1))
+        throw new Error('expected whole days from 1, comma-separated');
+      return [...new Set(days)].sort((a, b) => a - b);
+    },
+  };
+}
 
 export function controlConfigSpec(env: Readonly<Record<string, string | undefined>>) {
   return {
@@ -62,6 +78,56 @@ export function controlConfigSpec(env: Readonly<Record<string, string | undefine
       1,
     ),
     loginFailureWindow: fields.duration('LOGIN_FAILURE_WINDOW', 'the sliding window of the login limits', 60_000),
+    loginChallengeTtl: fields.duration(
+      'LOGIN_CHALLENGE_TTL',
+      'how long a sign-in that passed the password waits for its second-factor code',
+      300_000,
+    ),
+    secondFactorRequired: fields.boolean(
+      'OPERATOR_SECOND_FACTOR_REQUIRED',
+      'owners and admins must sign in with a TOTP second factor; one without it gets a session that can only enrol one',
+      false,
+    ),
+    secondFactorKeyFile: fields.optionalString(
+      'OPERATOR_SECOND_FACTOR_KEY_FILE',
+      "the AES-256 key (base64, 32 bytes) that encrypts operators' TOTP secrets; default $MIC_DATA_DIR/keys/operator-second-factor.key",
+    ),
+    consoleUrl: fields.httpUrl(
+      'CONSOLE_URL',
+      "the console's public URL, for links in e-mails (a password reset is <CONSOLE_URL>/#/reset?token=...)",
+      `http://127.0.0.1:${env.CONTROL_PORT?.trim() || '3000'}`,
+    ),
+    accountSmtpUrl: fields.optionalUrl(
+      'ACCOUNT_SMTP_URL',
+      'SMTP server for account e-mails (password recovery, instance reset links); unset: ALERT_SMTP_URL',
+      {
+        protocols: ['smtp:', 'smtps:'],
+        example: 'a URL such as smtp://user:password@host:587 or smtps://user:password@host:465',
+        isSecret: true,
+      },
+    ),
+    accountEmailFrom: fields.string('ACCOUNT_EMAIL_FROM', 'sender of account e-mails', 'MIC <mic@localhost>'),
+    passwordResetTtl: fields.duration(
+      'PASSWORD_RESET_TTL',
+      'how long a "forgot password" link works (once)',
+      30 * 60_000,
+    ),
+    passwordResetEmailInterval: fields.duration(
+      'PASSWORD_RESET_EMAIL_INTERVAL',
+      'at most one "forgot password" e-mail per address per this interval',
+      60_000,
+    ),
+    passwordResetMaxPerIp: fields.integer(
+      'PASSWORD_RESET_MAX_PER_IP',
+      '"forgot password" requests per client address within PASSWORD_RESET_IP_WINDOW before it is refused',
+      10,
+      1,
+    ),
+    passwordResetIpWindow: fields.duration(
+      'PASSWORD_RESET_IP_WINDOW',
+      'the sliding window of PASSWORD_RESET_MAX_PER_IP',
+      3_600_000,
+    ),
     ...notifyFields,
     alertNotifyMinInterval: fields.duration(
       'ALERT_NOTIFY_MIN_INTERVAL',
@@ -124,6 +190,65 @@ export function controlConfigSpec(env: Readonly<Record<string, string | undefine
       'INSTANCE_DOWN_AFTER',
       'an instance that fails every probe for this long is reported unreachable',
       300_000,
+    ),
+    ...backupFields,
+    billingInvoiceSeries: fields.string(
+      'BILLING_INVOICE_SERIES',
+      'series of invoice numbers: F gives F-2026-000123',
+      'F',
+    ),
+    billingCreditNoteSeries: fields.string('BILLING_CREDIT_NOTE_SERIES', 'series of credit note numbers', 'NC'),
+    billingAutoIssue: fields.boolean(
+      'BILLING_AUTO_ISSUE',
+      'issue and send period invoices as soon as the period closes; false leaves drafts to review',
+      true,
+    ),
+    billingReminderDays: dayList(
+      'BILLING_REMINDER_DAYS',
+      'days after the due date on which a payment reminder is e-mailed, comma-separated',
+      [1, 7, 14],
+    ),
+    billingPauseDay: fields.integer(
+      'BILLING_PAUSE_DAY',
+      "days after the due date on which an unpaid tenant's instances are paused",
+      21,
+      1,
+    ),
+    billingTickInterval: fields.duration(
+      'BILLING_TICK_INTERVAL',
+      'how often billing closes ended periods and runs dunning',
+      3_600_000,
+    ),
+    billingWebhookSecret: {
+      ...fields.optionalString(
+        'BILLING_WEBHOOK_SECRET',
+        "the payment provider's webhook secret (HMAC-SHA256); unset: the webhook is off",
+      ),
+      isSecret: true,
+    } satisfies Field<string | undefined>,
+    billingWebhookTolerance: fields.duration(
+      'BILLING_WEBHOOK_TOLERANCE',
+      "how far a provider webhook's signed timestamp may be from now",
+      300_000,
+    ),
+    billingSmtpUrl: fields.optionalUrl(
+      'BILLING_SMTP_URL',
+      'SMTP server for invoices and reminders to tenants; unset: ALERT_SMTP_URL',
+      {
+        protocols: ['smtp:', 'smtps:'],
+        example: 'a URL such as smtp://user:password@host:587',
+        isSecret: true,
+      },
+    ),
+    billingEmailFrom: fields.string(
+      'BILLING_EMAIL_FROM',
+      'sender of invoices and reminders',
+      'MIC <billing@localhost>',
+    ),
+    billingIssuerName: fields.string('BILLING_ISSUER_NAME', 'the issuer named on invoices', 'MIC'),
+    billingIssuerDetails: fields.optionalString(
+      'BILLING_ISSUER_DETAILS',
+      'address and tax id printed under the issuer name on invoices',
     ),
   };
 }

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import {
+  backupSettings,
   keysPath,
   planeDatabaseOptions,
   planeSettingsOptions,
@@ -9,7 +10,7 @@ import {
 } from '@mic/platform';
 import pkg from '../package.json' with { type: 'json' };
 import type { ControlConfig } from './config.ts';
-import auth from './modules/auth/index.ts';
+import auth, { secondFactorKeySource } from './modules/auth/index.ts';
 import audit from './modules/audit/index.ts';
 import system from './modules/system/index.ts';
 import health from './modules/health/index.ts';
@@ -21,8 +22,11 @@ import configSync from './modules/config-sync/index.ts';
 import tenants from './modules/tenants/index.ts';
 import flags from './modules/flags/index.ts';
 import hub from './modules/hub/index.ts';
+import crm from './modules/crm/index.ts';
 import monitoring from './modules/monitoring/index.ts';
 import alerts from './modules/alerts/index.ts';
+import backups from './modules/backups/index.ts';
+import billing from './modules/billing/index.ts';
 
 export const CONTROL_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 export const CONTROL_VERSION = pkg.version;
@@ -55,6 +59,21 @@ export function startControl(config: ControlConfig, logger: Logger, overrides: P
         loginMaxFailures: config.loginMaxFailures,
         loginMaxFailuresPerIp: config.loginMaxFailuresPerIp,
         loginFailureWindowMs: config.loginFailureWindow,
+        secondFactorRequired: config.secondFactorRequired,
+        loginChallengeTtlMs: config.loginChallengeTtl,
+        secondFactorKey: secondFactorKeySource(config.secondFactorKeyFile, config.dataDir),
+        mail: {
+          smtpUrl: config.accountSmtpUrl ?? config.alertSmtpUrl,
+          from: config.accountEmailFrom,
+          timeoutMs: config.alertNotifyTimeout,
+        },
+        recovery: {
+          ttlMs: config.passwordResetTtl,
+          emailIntervalMs: config.passwordResetEmailInterval,
+          maxPerIp: config.passwordResetMaxPerIp,
+          ipWindowMs: config.passwordResetIpWindow,
+          consoleUrl: config.consoleUrl,
+        },
       });
       await app.register(audit);
       await app.register(system, { version: CONTROL_VERSION });
@@ -80,6 +99,7 @@ export function startControl(config: ControlConfig, logger: Logger, overrides: P
       });
       await app.register(flags);
       await app.register(hub);
+      await app.register(crm);
       await app.register(monitoring, {
         sampleIntervalMs: config.metricsSampleInterval,
         retentionMs: config.metricsRetention,
@@ -90,6 +110,27 @@ export function startControl(config: ControlConfig, logger: Logger, overrides: P
         retentionMs: config.receivedReportsRetention,
         engineAlertAfterMs: config.engineUnreachableAlertAfter,
         watchIntervalMs: config.engineWatchInterval,
+      });
+      await app.register(backups, {
+        settings: backupSettings(config),
+        schedule: config.backupSchedule,
+        version: CONTROL_VERSION,
+      });
+      await app.register(billing, {
+        invoiceSeries: config.billingInvoiceSeries,
+        creditNoteSeries: config.billingCreditNoteSeries,
+        autoIssue: config.billingAutoIssue,
+        reminderDays: config.billingReminderDays,
+        pauseDay: config.billingPauseDay,
+        webhookSecret: config.billingWebhookSecret,
+        webhookToleranceMs: config.billingWebhookTolerance,
+        issuer: { name: config.billingIssuerName, details: config.billingIssuerDetails },
+        mail: {
+          smtpUrl: config.billingSmtpUrl ?? config.alertSmtpUrl,
+          from: config.billingEmailFrom,
+          timeoutMs: config.alertNotifyTimeout,
+        },
+        tickIntervalMs: config.billingTickInterval,
       });
     },
   });

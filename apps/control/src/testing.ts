@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '@mic/platform';
-import { startTestPlane, type TestPlane } from '@mic/platform/testing';
+import { startTestPlane, type ReceivedMail, type TestPlane } from '@mic/platform/testing';
 import { loadControlConfig } from './config.ts';
 import { CONTROL_MIGRATIONS, startControl } from './server.ts';
 import { SESSION_COOKIE, type Role } from './modules/auth/index.ts';
@@ -53,4 +53,19 @@ export async function signIn(plane: TestPlane, email: string, password: string):
   const cookie = res.cookies.find((c) => c.name === SESSION_COOKIE);
   if (!cookie) throw new Error(`login of ${email} set no ${SESSION_COOKIE} cookie`);
   return { cookie: `${SESSION_COOKIE}=${cookie.value}`, 'x-csrf-token': res.json<{ csrfToken: string }>().csrfToken };
+}
+
+/** The text of a received e-mail as its reader sees it (nodemailer writes non-ASCII or long lines quoted-printable). */
+export function mailText(mail: ReceivedMail): string {
+  const split = mail.raw.indexOf('\r\n\r\n');
+  const headers = mail.raw.slice(0, split);
+  const body = mail.raw.slice(split + 4);
+  if (/content-transfer-encoding: quoted-printable/i.test(headers)) {
+    const bytes = body
+      .replace(/=\r?\n/g, '')
+      .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    return Buffer.from(bytes, 'latin1').toString('utf8');
+  }
+  if (/content-transfer-encoding: base64/i.test(headers)) return Buffer.from(body, 'base64').toString('utf8');
+  return body;
 }

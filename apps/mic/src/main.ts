@@ -6,6 +6,7 @@ import { Supervisor, loadSupervisorConfig } from './supervisor/index.ts';
 import { rotateKey } from './commands/rotate-key.ts';
 import { adminCreate, auditVerify } from './commands/admin.ts';
 import { configReference } from './commands/config-reference.ts';
+import { backupCommand, backupList, confirmKeysCommand, restoreCommand } from './commands/backup.ts';
 
 const USAGE = `usage: mic <command>
 
@@ -17,6 +18,14 @@ const USAGE = `usage: mic <command>
   admin create --email E --name N [--role owner] [--password-stdin]
                      create an operator account (password from stdin, or prompted in a terminal)
   audit verify       check the audit log's hash chain (exit 1 when it is broken)
+  backup [control|engine] [--label L]
+                     take a verified backup of each plane's database now (by the running plane if it runs)
+  backup list [control|engine]
+                     the backups, newest first, with their state
+  backup confirm-keys [--yes]
+                     record that the backup key and the engine keyring have a copy outside this machine
+  restore <backup id> [--into <postgres URL | folder>] [--yes]
+                     restore a backup: into the stopped plane's live database (asks first), or elsewhere
   config             every environment variable, its default and meaning (Markdown)
   help               this text
 
@@ -99,6 +108,14 @@ switch (command) {
       process.stderr.write(`mic audit: unknown subcommand ${JSON.stringify(rest[0] ?? '')} (expected verify)\n`);
       process.exitCode = 2;
     }
+    break;
+  case 'backup':
+    if (rest[0] === 'list') process.exitCode = await backupList(rest.slice(1));
+    else if (rest[0] === 'confirm-keys') process.exitCode = await confirmKeysCommand(rest.slice(1));
+    else process.exitCode = await backupCommand(rest);
+    break;
+  case 'restore':
+    process.exitCode = await restoreCommand(rest);
     break;
   case 'config':
     process.stdout.write(configReference());

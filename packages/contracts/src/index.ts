@@ -15,3 +15,6 @@ export * from './audit.ts';
 export * from './instance-control.ts';
 export * from './channel-connections.ts';
 export * from './messages.ts';
+export * from './billing.ts';
+export * from './crm.ts';
+export * from './backups.ts';

@@ -246,6 +246,33 @@ export const IssueInstanceCommand = Type.Object(
 );
 export type IssueInstanceCommand = Static<typeof IssueInstanceCommand>;
 
+/** `POST /v1/instances/{id}/password-reset`: a reset link for a user of the instance. */
+export const InstancePasswordReset = Type.Object(
+  {
+    username: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: "whose password; the instance's admin by default" }),
+    ),
+    delivery: Type.Optional(
+      Type.Union([Type.Literal('show'), Type.Literal('email')], {
+        description: "show (default): the link is in this answer, once; email: sent to the tenant's admin contact",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type InstancePasswordReset = Static<typeof InstancePasswordReset>;
+
+export const InstancePasswordResetAnswer = Type.Object({
+  commandId: Type.String({ format: 'uuid' }),
+  delivery: Type.Union([Type.Literal('show'), Type.Literal('email')]),
+  resetUrl: Type.Optional(
+    Type.String({ description: 'delivery show: the single-use link, shown this once (control keeps no copy)' }),
+  ),
+  sentTo: Type.Optional(Type.String({ description: 'delivery email: where it went' })),
+  expiresAt: Type.String({ format: 'date-time' }),
+});
+export type InstancePasswordResetAnswer = Static<typeof InstancePasswordResetAnswer>;
+
 export const InstanceCommandParams = Type.Object({
   instanceId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }),
   commandId: Type.String({ format: 'uuid' }),

@@ -16,12 +16,23 @@ export const TenantStatus = Type.Union([Type.Literal('active'), Type.Literal('pa
   description: 'paused: every instance of the tenant is paused (for example by dunning)',
 });
 
+/** Who administers the tenant's instances: reset links for their passwords can be e-mailed there. */
+export const TenantAdminContact = Type.Object(
+  {
+    email: Type.String({ format: 'email', maxLength: 320 }),
+    locale: Type.Union([Type.Literal('es'), Type.Literal('en')], { description: 'The language of e-mails to it' }),
+  },
+  { additionalProperties: false },
+);
+export type TenantAdminContact = Static<typeof TenantAdminContact>;
+
 export const Tenant = Type.Object({
   id: Type.String(),
   name: Type.String(),
   status: TenantStatus,
   modules: TenantModules,
   limits: TenantLimits,
+  adminContact: Type.Union([TenantAdminContact, Type.Null()]),
   createdAt: DateTime,
   updatedAt: DateTime,
 });
@@ -32,6 +43,7 @@ export const CreateTenant = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 200 }),
     modules: Type.Optional(Type.Partial(TenantModules)),
     limits: Type.Optional(Type.Partial(TenantLimits)),
+    adminContact: Type.Optional(Type.Union([TenantAdminContact, Type.Null()])),
   },
   { additionalProperties: false },
 );

@@ -18,3 +18,4 @@ export * from './tracing/index.ts';
 export * from './flags/index.ts';
 export * from './url-safety/index.ts';
 export * from './notify/index.ts';
+export * from './backup/index.ts';

@@ -13,14 +13,14 @@ import {
 import { ROLES, controlCli, openControlAdmin, type ControlAdmin, type Role } from '@mic/control/cli';
 
 /** A failure already worded for the person at the terminal. */
-class CommandError extends Error {}
+export class CommandError extends Error {}
 
 /**
  * Runs `offline` on control's database when no control holds it, or `online` through the running
  * control's `/internal` routes (PGlite's folder belongs to one process) with the embedded token file.
  * On Postgres the database is opened directly: any number of processes may.
  */
-async function withControl<T>(
+export async function withControl<T>(
   offline: (admin: ControlAdmin) => Promise<T>,
   online: (control: InternalClient) => Promise<T>,
 ): Promise<T> {
@@ -72,7 +72,7 @@ async function withControl<T>(
   }
 }
 
-async function run(name: string, body: () => Promise<number>): Promise<number> {
+export async function run(name: string, body: () => Promise<number>): Promise<number> {
   try {
     return await body();
   } catch (error) {

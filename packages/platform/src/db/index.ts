@@ -19,6 +19,8 @@ export { DataDirLockedError, lockDataDir, lockHolder } from './lock.ts';
  */
 export type Db = NodePgDatabase<Record<string, never>>;
 export type DbKind = 'pglite' | 'postgres';
+/** Runs one statement and returns its rows. */
+export type SqlReader = <R extends Record<string, unknown>>(text: string) => Promise<R[]>;
 
 export interface DatabaseOptions {
   /** A postgres:// URL; unset means PGlite in `dataDir`. */
@@ -51,6 +53,11 @@ export interface Database {
   pendingMigrations(): Promise<string[]>;
   /** PGlite only: a tarball of the data folder (used for test templates and backups). */
   dumpDataDir?(): Promise<Blob>;
+  /**
+   * PGlite only: `read` runs, then the data folder is dumped, with no other query in between, so
+   * what `read` saw (row counts for a backup's manifest) is exactly what the dump holds.
+   */
+  snapshotDataDir?<T>(read: (query: SqlReader) => Promise<T>): Promise<{ dump: Blob; read: T }>;
   close(): Promise<void>;
 }
 
@@ -126,6 +133,13 @@ async function openPglite(schema: string, options: DatabaseOptions): Promise<Dat
       return files().slice(await appliedCount(orm, schema));
     },
     dumpDataDir: async () => client.dumpDataDir('none'),
+    // Every PGlite query waits for an open transaction, and the dump waits only for the running
+    // query, so inside this transaction nothing else runs between `read` and the dump.
+    snapshotDataDir: <T>(read: (query: SqlReader) => Promise<T>) =>
+      client.transaction(async (tx) => {
+        const result = await read(async <R>(text: string) => (await tx.query<R>(text)).rows);
+        return { dump: await client.dumpDataDir('none'), read: result };
+      }),
     async close() {
       try {
         if (!client.closed) await client.close();

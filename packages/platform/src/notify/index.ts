@@ -230,3 +230,4 @@ export class Notifier {
     this.#mail?.close();
   }
 }
+export { Mailer, type Mail, type MailerSettings } from './mailer.ts';

@@ -16,6 +16,13 @@ export const commonFields = {
   ),
   shutdownTimeout: fields.duration('SHUTDOWN_TIMEOUT', 'how long a stopping plane waits for in-flight work', 10_000),
   healthTimeout: fields.duration('HEALTH_CHECK_TIMEOUT', 'deadline of each health check', 2_000),
+  databasePoolSize: fields.integer(
+    'DATABASE_POOL_SIZE',
+    'connections each process keeps to PostgreSQL (its workers, lanes and requests share them)',
+    20,
+    2,
+    500,
+  ),
   pgliteSharedBuffers: fields.memorySize(
     'PGLITE_SHARED_BUFFERS',
     "embedded PGlite's shared_buffers, most of its memory",
@@ -77,6 +84,7 @@ export function planeDatabaseOptions(
     url: config.databaseUrl,
     dataDir: planeDataDir(config.dataDir, plane),
     pgliteSharedBuffers: config.pgliteSharedBuffers,
+    poolSize: config.databasePoolSize,
     schema: config.databaseSchema,
     migrationsFolder,
   };

@@ -130,6 +130,15 @@ describe('Graph sandbox: sends', () => {
       [IG, 'instagram', '1254459154682919', 'attachment', igMid],
     ]);
     expect(sends[0]!.body).toEqual(toGraphRequest(text('+16505551234')).body);
+    // Marking as read moves no message: it is no send, but the call is kept as Meta got it.
+    expect(sandbox.reads()).toEqual([
+      {
+        at: expect.any(String) as string,
+        objectId: NUMBER,
+        messageId: 'wamid.IN',
+        body: { messaging_product: 'whatsapp', status: 'read', message_id: 'wamid.IN' },
+      },
+    ]);
     expect(JSON.stringify(sandbox.calls())).not.toContain(WA_TOKEN);
     expect(JSON.stringify(sends)).not.toContain(WA_TOKEN);
   });

@@ -12,6 +12,8 @@ declare module 'fastify' {
     public?: boolean;
     /** A `/v1/` route for any signed-in operator, about their own session or account. */
     authenticated?: boolean;
+    /** Also open to a session limited to enrolling the second factor the hub requires. */
+    duringEnrolment?: boolean;
   }
   interface FastifyRequest {
     /** The operator signed in with the session cookie, on every non-public `/v1/` route. */
@@ -65,6 +67,14 @@ const signInFirst = () =>
     detail: 'no valid session: POST /v1/auth/login',
   });
 
+const enrolFirst = () =>
+  new Problem({
+    status: 403,
+    type: 'second-factor-enrolment-required',
+    title: 'Enrol a second factor first',
+    detail: 'the hub requires a second factor of your role: POST /v1/auth/second-factor/enrolment, then confirm it',
+  });
+
 const csrfRefused = () =>
   new Problem({
     status: 403,
@@ -106,6 +116,7 @@ export function registerAccessControl(app: HttpServer): readonly RouteAccess[] {
     if (UNSAFE_METHODS.has(req.method) && !sameToken(req.headers['x-csrf-token'], operator.session.csrfToken)) {
       throw csrfRefused();
     }
+    if (operator.session.scope === 'enrolment' && !config.duringEnrolment) throw enrolFirst();
     if (config.permission && !operator.permissions.has(config.permission)) throw forbidden(config.permission);
     req.operator = operator;
   });

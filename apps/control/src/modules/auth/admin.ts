@@ -2,6 +2,7 @@ import { openDatabase, systemClock, type DatabaseOptions } from '@mic/platform';
 import type { ControlConfig } from '../../config.ts';
 import { AuditLog } from '../audit/index.ts';
 import { Operators } from './service.ts';
+import { SecondFactorKey, secondFactorKeySource } from './second-factor.ts';
 
 /** Control's accounts and audit log, opened by a command (`mic admin create`, `mic audit verify`). */
 export interface ControlAdmin {
@@ -24,12 +25,20 @@ export async function openControlAdmin(config: ControlConfig, database: Database
     throw error;
   }
   const audit = new AuditLog(db.orm, systemClock);
-  const operators = new Operators(db.orm, systemClock, audit, {
-    sessionIdleMs: config.operatorSessionIdle,
-    sessionMaxMs: config.operatorSessionMax,
-    loginMaxFailures: config.loginMaxFailures,
-    loginMaxFailuresPerIp: config.loginMaxFailuresPerIp,
-    loginFailureWindowMs: config.loginFailureWindow,
-  });
+  const operators = new Operators(
+    db.orm,
+    systemClock,
+    audit,
+    {
+      sessionIdleMs: config.operatorSessionIdle,
+      sessionMaxMs: config.operatorSessionMax,
+      loginMaxFailures: config.loginMaxFailures,
+      loginMaxFailuresPerIp: config.loginMaxFailuresPerIp,
+      loginFailureWindowMs: config.loginFailureWindow,
+      secondFactorRequired: config.secondFactorRequired,
+      loginChallengeTtlMs: config.loginChallengeTtl,
+    },
+    SecondFactorKey.load(secondFactorKeySource(config.secondFactorKeyFile, config.dataDir)),
+  );
   return { operators, audit, close: () => db.close() };
 }

@@ -5,9 +5,9 @@ import { PERMISSIONS, ROLE_PERMISSIONS, roleHas, type Permission } from './permi
 const all = Object.keys(PERMISSIONS) as Permission[];
 
 describe('roles', () => {
-  it('give the owner everything and the admin everything but managing owners', () => {
+  it("give the owner everything and the admin everything but managing owners and others' second factors", () => {
     expect([...ROLE_PERMISSIONS.owner].sort()).toEqual([...all].sort());
-    expect(all.filter((p) => !roleHas('admin', p))).toEqual(['operators.owners']);
+    expect(all.filter((p) => !roleHas('admin', p))).toEqual(['operators.owners', 'operators.second-factor']);
   });
 
   it('give every role every read, but read-only no secrets', () => {
@@ -25,6 +25,7 @@ describe('roles', () => {
       'crm.write',
       'deliveries.replay',
       'instances.command',
+      'instances.password-reset',
       'instances.pause',
     ]);
     expect(writes('billing')).toEqual(['billing.write', 'crm.write']);

@@ -9,7 +9,8 @@ export const PERMISSIONS = {
   'instances.read': 'see instances, their channels and credentials (described, never shown)',
   'instances.write': 'create, change and delete instances',
   'instances.pause': 'pause and resume an instance',
-  'instances.command': 'send commands to an instance (password reset, backup, health)',
+  'instances.command': 'send commands to an instance (backup, health)',
+  'instances.password-reset': "get a single-use password reset link for an instance's user (shown once or e-mailed)",
   'channels.read': 'see Meta channels and the instance each belongs to',
   'channels.write': 'connect, move and remove Meta channels',
   'flags.read': 'see feature flags',
@@ -23,6 +24,7 @@ export const PERMISSIONS = {
   'operators.read': 'see operator accounts',
   'operators.manage': 'create, change and disable operator accounts (owners only by owners)',
   'operators.owners': 'create, promote, change or disable an owner',
+  'operators.second-factor': "reset another operator's second factor (a lost device); owners only",
   'deliveries.read': 'see deliveries and dead letters',
   'deliveries.replay': 'replay failed or dead-lettered deliveries',
   'monitoring.read': 'see health, metrics and the state of every component',
@@ -31,6 +33,9 @@ export const PERMISSIONS = {
   'crm.read': 'see companies, contacts, deals, notes and conversations',
   'crm.write': 'change companies, contacts, deals, notes and reply to conversations',
   'system.read': 'see the system status: versions, database, queues',
+  'backups.read': "see control's backups and their verification",
+  'backups.create': "take a backup of control's database now",
+  'backups.keys': 'confirm that the backup key and the engine keyring have a copy outside the machine',
 } as const satisfies Record<string, string>;
 
 export type Permission = keyof typeof PERMISSIONS;
@@ -41,14 +46,25 @@ export type Role = (typeof ROLES)[number];
 const ALL = Object.keys(PERMISSIONS) as Permission[];
 const READS = ALL.filter((p) => p.endsWith('.read'));
 
+/** What only owners do: manage owners, and take away another operator's second factor. */
+const OWNERS_ONLY: readonly Permission[] = ['operators.owners', 'operators.second-factor'];
+
 /** Reads that reveal how the business's secrets are kept; the read-only role goes without them. */
 const SECRETISH_READS: readonly Permission[] = ['secrets.read'];
 
 /** Each role's permissions, from rules rather than lists, so a new permission needs no edit here. */
 const ROLE_RULES: Record<Role, readonly Permission[]> = {
   owner: ALL,
-  admin: ALL.filter((p) => p !== 'operators.owners'),
-  support: [...READS, 'instances.pause', 'instances.command', 'alerts.acknowledge', 'deliveries.replay', 'crm.write'],
+  admin: ALL.filter((p) => !OWNERS_ONLY.includes(p)),
+  support: [
+    ...READS,
+    'instances.pause',
+    'instances.command',
+    'instances.password-reset',
+    'alerts.acknowledge',
+    'deliveries.replay',
+    'crm.write',
+  ],
   billing: [...READS, 'billing.write', 'crm.write'],
   'read-only': READS.filter((p) => !SECRETISH_READS.includes(p)),
 };

@@ -1,13 +1,22 @@
 import { Type } from 'typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   ChangePassword,
   CreatedOperator,
   CreateOperator,
+  ForgotPassword,
+  ForgotPasswordAccepted,
   Login,
   Operator,
   OperatorParams,
   OperatorSession,
+  RecoveryCodes,
+  ResetPassword,
+  SecondFactorChallenge,
+  SecondFactorCode,
+  SecondFactorLogin,
+  SecondFactorStatus,
+  TotpEnrolment,
   UpdateOperator,
 } from '@mic/contracts';
 import { Problem, problems, type HttpServer } from '@mic/platform';
@@ -28,8 +37,21 @@ function sessionOf(row: OperatorRow, operator: SignedInOperator) {
     permissions: [...operator.permissions].sort(),
     csrfToken: operator.session.csrfToken,
     expiresAt: operator.session.expiresAt.toISOString(),
+    scope: operator.session.scope,
   };
 }
+
+/** A 429 problem carries its wait in Retry-After too. */
+function withRetryAfter(error: unknown, reply: FastifyReply): never {
+  if (error instanceof Problem && error.status === 429) {
+    void reply.header('retry-after', String(error.extensions.retryAfterSeconds));
+  }
+  throw error;
+}
+
+const FORGOT_PASSWORD_ANSWER = {
+  message: 'If the address has an active account, a link to reset its password is on its way.',
+};
 
 /** The operator behind a request that passed the access hook (every non-public `/v1/` route). */
 function signedIn(req: FastifyRequest): SignedInOperator {
@@ -60,27 +82,99 @@ export function registerAuthRoutes(app: HttpServer, settings: CookieSettings): v
       config: { public: true },
       schema: {
         tags,
-        summary: 'Sign in: sets the session cookie and returns the CSRF token',
+        summary:
+          'Sign in: sets the session cookie and returns the CSRF token; with a second factor, 202 and a challenge',
         body: Login,
+        response: { 200: OperatorSession, 202: SecondFactorChallenge },
+      },
+    },
+    async (req, reply) => {
+      try {
+        const outcome = await app.operators.login(req.body.email, req.body.password, clientOf(req));
+        void reply.headers(noStore);
+        if (outcome.kind === 'challenge') {
+          void reply.status(202);
+          return {
+            secondFactorRequired: true as const,
+            challenge: outcome.challenge,
+            expiresAt: outcome.expiresAt.toISOString(),
+            methods: ['totp' as const, 'recovery-code' as const],
+          };
+        }
+        void reply.setCookie(SESSION_COOKIE, outcome.token, cookieOptions(req));
+        return sessionOf(outcome.row, outcome.operator);
+      } catch (error) {
+        return withRetryAfter(error, reply);
+      }
+    },
+  );
+  app.post(
+    '/v1/auth/login/second-factor',
+    {
+      config: { public: true },
+      schema: {
+        tags,
+        summary: 'Sign in, step two: the challenge and a code of the authenticator app (or a recovery code)',
+        body: SecondFactorLogin,
         response: { 200: OperatorSession },
       },
     },
     async (req, reply) => {
       try {
-        const { token, row, operator } = await app.operators.login(req.body.email, req.body.password, clientOf(req));
+        const { token, row, operator } = await app.operators.completeLogin(
+          req.body.challenge,
+          { code: req.body.code, recoveryCode: req.body.recoveryCode },
+          clientOf(req),
+        );
         void reply.headers(noStore).setCookie(SESSION_COOKIE, token, cookieOptions(req));
         return sessionOf(row, operator);
       } catch (error) {
-        if (error instanceof Problem && error.status === 429) {
-          void reply.header('retry-after', String(error.extensions.retryAfterSeconds));
-        }
-        throw error;
+        return withRetryAfter(error, reply);
       }
     },
   );
   app.post(
+    '/v1/auth/password-reset/request',
+    {
+      config: { public: true },
+      schema: {
+        tags,
+        summary: 'Forgot password: e-mails a single-use link (the same answer for every address)',
+        body: ForgotPassword,
+        response: { 202: ForgotPasswordAccepted },
+      },
+    },
+    async (req, reply) => {
+      try {
+        await app.passwordRecovery.request(req.body.email, clientOf(req));
+      } catch (error) {
+        return withRetryAfter(error, reply);
+      }
+      void reply.status(202);
+      return FORGOT_PASSWORD_ANSWER;
+    },
+  );
+  app.post(
+    '/v1/auth/password-reset',
+    {
+      config: { public: true },
+      schema: {
+        tags,
+        summary: "Set a new password with the e-mailed link's token (once; signs the account out everywhere)",
+        body: ResetPassword,
+      },
+    },
+    async (req, reply) => {
+      await app.passwordRecovery.reset(req.body.token, req.body.newPassword, clientOf(req));
+      void reply.status(204);
+    },
+  );
+  app.post(
     '/v1/auth/logout',
-    { config: { authenticated: true }, schema: { tags, summary: 'Sign out: ends this session' } },
+    {
+      config: { authenticated: true, duringEnrolment: true },
+      schema: { tags, summary: 'Sign out: ends this session' },
+    },
     async (req, reply) => {
       await app.operators.logout(signedIn(req), actorOf(req));
       void reply.clearCookie(SESSION_COOKIE, { path: '/' }).status(204);
@@ -89,7 +183,7 @@ export function registerAuthRoutes(app: HttpServer, settings: CookieSettings): v
   app.get(
     '/v1/auth/session',
     {
-      config: { authenticated: true },
+      config: { authenticated: true, duringEnrolment: true },
       schema: {
         tags,
         summary: 'The signed-in operator, their permissions and the CSRF token',
@@ -121,6 +215,95 @@ export function registerAuthRoutes(app: HttpServer, settings: CookieSettings): v
       });
       void reply.status(204);
     },
+  );
+
+  app.get(
+    '/v1/auth/second-factor',
+    {
+      config: { authenticated: true, duringEnrolment: true },
+      schema: {
+        tags,
+        summary: 'Your second factor: enabled or not, required or not, recovery codes left',
+        response: { 200: SecondFactorStatus },
+      },
+    },
+    async (req) => app.operators.secondFactorStatus(signedIn(req).id),
+  );
+  app.post(
+    '/v1/auth/second-factor/enrolment',
+    {
+      config: { authenticated: true, duringEnrolment: true },
+      schema: {
+        tags,
+        summary: 'Start enrolling a TOTP second factor: the secret and its QR code (active once confirmed)',
+        response: { 200: TotpEnrolment },
+      },
+    },
+    async (req, reply) => {
+      void reply.headers(noStore);
+      return app.operators.startEnrolment(signedIn(req), actorOf(req));
+    },
+  );
+  app.post(
+    '/v1/auth/second-factor/confirm',
+    {
+      config: { authenticated: true, duringEnrolment: true },
+      schema: {
+        tags,
+        summary: 'Confirm the enrolment with a code: the second factor is on; the recovery codes are shown once',
+        body: SecondFactorCode,
+        response: { 200: RecoveryCodes },
+      },
+    },
+    async (req, reply) => {
+      try {
+        const recoveryCodes = await app.operators.confirmEnrolment(signedIn(req), req.body.code, {
+          ...clientOf(req),
+          actor: actorOf(req),
+        });
+        void reply.headers(noStore);
+        return { recoveryCodes };
+      } catch (error) {
+        return withRetryAfter(error, reply);
+      }
+    },
+  );
+  app.post(
+    '/v1/auth/second-factor/recovery-codes',
+    {
+      config: { authenticated: true },
+      schema: {
+        tags,
+        summary: 'New recovery codes for a code of your authenticator app (the old ones stop working)',
+        body: SecondFactorCode,
+        response: { 200: RecoveryCodes },
+      },
+    },
+    async (req, reply) => {
+      try {
+        const recoveryCodes = await app.operators.regenerateRecoveryCodes(signedIn(req), req.body.code, {
+          ...clientOf(req),
+          actor: actorOf(req),
+        });
+        void reply.headers(noStore);
+        return { recoveryCodes };
+      } catch (error) {
+        return withRetryAfter(error, reply);
+      }
+    },
+  );
+  app.delete(
+    '/v1/operators/:id/second-factor',
+    {
+      config: { permission: 'operators.second-factor' },
+      schema: {
+        tags,
+        summary: "Reset another operator's second factor (a lost device): signs them out; audited",
+        params: OperatorParams,
+        response: { 200: Operator },
+      },
+    },
+    async (req) => describeOperator(await app.operators.resetSecondFactor(req.params.id, acting(req))),
   );
 
   app.get(

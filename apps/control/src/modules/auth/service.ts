@@ -1,12 +1,19 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, asc, count, desc, eq, gt, isNull, lte, ne, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import { Problem, problems, type Clock, type Db } from '@mic/platform';
-import type { Operator } from '@mic/contracts';
+import type { Operator, OperatorLocale, SecondFactorStatus, TotpEnrolment } from '@mic/contracts';
 import type { AuditActor, AuditRecord, DbTransaction } from '../audit/index.ts';
-import { loginFailures, operatorSessions, operators } from './schema.ts';
+import {
+  loginFailures,
+  operatorLoginChallenges,
+  operatorRecoveryCodes,
+  operatorSessions,
+  operators,
+} from './schema.ts';
 import { assertAcceptablePassword, checkPassword, generatePassword, hashPassword } from './passwords.ts';
 import { ROLE_PERMISSIONS, roleHas, type Permission, type Role } from './permissions.ts';
+import { hashRecoveryCode, newRecoveryCodes, newTotp, totpStep, type SecondFactorKey } from './second-factor.ts';
 
 export type OperatorRow = typeof operators.$inferSelect;
 
@@ -20,7 +27,19 @@ export interface AuthSettings {
   /** Failed logins per client address within the window (any email). */
   loginMaxFailuresPerIp: number;
   loginFailureWindowMs: number;
+  /** Owners and admins must sign in with a second factor (OPERATOR_SECOND_FACTOR_REQUIRED). */
+  secondFactorRequired: boolean;
+  /** How long a sign-in that passed the password waits for its code. */
+  loginChallengeTtlMs: number;
 }
+
+/** A session's reach: everything its role allows, or only enrolling the second factor the hub requires. */
+export type SessionScope = 'full' | 'enrolment';
+
+/** What signing in yields: a session, or (with a second factor) a challenge to answer with a code. */
+export type LoginOutcome =
+  | { kind: 'session'; token: string; operator: SignedInOperator; row: OperatorRow }
+  | { kind: 'challenge'; challenge: string; expiresAt: Date };
 
 /** Where the audit rows go (the audit module's `record`), so this service can also run without Fastify. */
 export interface AuditRecorder {
@@ -34,7 +53,7 @@ export interface SignedInOperator {
   name: string;
   role: Role;
   permissions: ReadonlySet<Permission>;
-  session: { id: string; csrfToken: string; expiresAt: Date };
+  session: { id: string; csrfToken: string; expiresAt: Date; scope: SessionScope };
 }
 
 /** Who asks for a change to an account: an operator (with a role) or a command (no role: anything goes). */
@@ -65,6 +84,8 @@ export function describeOperator(row: OperatorRow): Operator {
     updatedAt: row.updatedAt.toISOString(),
     lastLoginAt: row.lastLoginAt?.toISOString() ?? null,
     passwordChangedAt: row.passwordChangedAt.toISOString(),
+    locale: row.locale as OperatorLocale,
+    secondFactorEnabled: row.totpEnabledAt !== null,
   };
 }
 
@@ -92,6 +113,22 @@ function tooManyAttempts(retryAfterSeconds: number) {
 
 const notFound = (id: string) => problems.notFound(`no operator ${id}`);
 
+const invalidSecondFactor = () =>
+  new Problem({
+    status: 401,
+    type: 'invalid-second-factor',
+    title: 'The code is wrong, used or expired',
+    detail: 'sign in again if the challenge has expired',
+  });
+
+const wrongCode = (field = 'body.code') =>
+  problems.validation([{ field, message: 'is not the current code of your authenticator app' }]);
+
+const conflict = (type: string, title: string, detail: string) => new Problem({ status: 409, type, title, detail });
+
+/** Owners and admins can do the most harm with a stolen password: the hub may require them to have a second factor. */
+const SECOND_FACTOR_ROLES: readonly Role[] = ['owner', 'admin'];
+
 /**
  * Operator accounts, sign-in and sessions. Failed logins are counted in the database per email and
  * per client address over a sliding window, so the limit holds across restarts and replicas.
@@ -101,12 +138,14 @@ export class Operators {
   readonly #clock: Clock;
   readonly #audit: AuditRecorder;
   readonly #settings: AuthSettings;
+  readonly #key: SecondFactorKey;
 
-  constructor(db: Db, clock: Clock, audit: AuditRecorder, settings: AuthSettings) {
+  constructor(db: Db, clock: Clock, audit: AuditRecorder, settings: AuthSettings, key: SecondFactorKey) {
     this.#db = db;
     this.#clock = clock;
     this.#audit = audit;
     this.#settings = settings;
+    this.#key = key;
   }
 
   async list(): Promise<OperatorRow[]> {
@@ -119,7 +158,13 @@ export class Operators {
   }
 
   async create(
-    input: { email: string; name: string; role: Role; password?: string | undefined },
+    input: {
+      email: string;
+      name: string;
+      role: Role;
+      password?: string | undefined;
+      locale?: OperatorLocale | undefined;
+    },
     by: Acting,
   ): Promise<{ operator: OperatorRow; generatedPassword?: string }> {
     if (input.role === 'owner') this.#assertManagesOwners(by);
@@ -143,6 +188,10 @@ export class Operators {
       updatedAt: now,
       lastLoginAt: null,
       passwordChangedAt: now,
+      locale: input.locale ?? 'es',
+      totpSecret: null,
+      totpEnabledAt: null,
+      totpLastStep: null,
     };
     const operator = await this.#db.transaction(async (tx) => {
       const [created] = await tx
@@ -178,7 +227,12 @@ export class Operators {
    */
   async update(
     id: string,
-    patch: { name?: string | undefined; role?: Role | undefined; disabled?: boolean | undefined },
+    patch: {
+      name?: string | undefined;
+      role?: Role | undefined;
+      locale?: OperatorLocale | undefined;
+      disabled?: boolean | undefined;
+    },
     by: Acting,
   ): Promise<OperatorRow> {
     return this.#db.transaction(async (tx) => {
@@ -213,6 +267,7 @@ export class Operators {
         .set({
           ...(patch.name !== undefined ? { name: patch.name.trim() } : {}),
           ...(patch.role !== undefined ? { role: patch.role } : {}),
+          ...(patch.locale !== undefined ? { locale: patch.locale } : {}),
           ...(disabling ? { disabledAt: now } : enabling ? { disabledAt: null } : {}),
           updatedAt: now,
         })
@@ -235,29 +290,121 @@ export class Operators {
 
   /**
    * Signs in: refused while the email or the address is over its failure limit (even with the right
-   * password). A wrong password, an unknown email and a disabled account get the same answer.
+   * password). A wrong password, an unknown email and a disabled account get the same answer. With a
+   * second factor the password only earns a challenge; without one that the hub requires, a session
+   * limited to enrolling it.
    */
-  async login(
-    emailGiven: string,
-    password: string,
-    client: ClientInfo,
-  ): Promise<{ token: string; operator: SignedInOperator; row: OperatorRow }> {
+  async login(emailGiven: string, password: string, client: ClientInfo): Promise<LoginOutcome> {
     const email = emailGiven.trim().toLowerCase();
     await this.#assertNotLimited(email, client.ip);
     const [row] = await this.#db.select().from(operators).where(eq(operators.email, email));
     const matches = await checkPassword(row?.passwordHash, password);
-    const actor: AuditActor = {
-      type: 'operator',
-      id: row?.id ?? null,
-      label: email,
-      requestId: client.requestId ?? null,
-      ip: client.ip,
-    };
+    const actor = this.#loginActor(email, row?.id ?? null, client);
     if (!row || !matches || row.disabledAt) {
       const reason = !row ? 'unknown email' : !matches ? 'wrong password' : 'account disabled';
       await this.#recordFailure(email, client.ip, actor, reason, row?.id);
       throw invalidCredentials();
     }
+    if (row.totpEnabledAt) {
+      const now = this.#clock.now();
+      const challenge = randomBytes(32).toString('base64url');
+      const expiresAt = new Date(now.getTime() + this.#settings.loginChallengeTtlMs);
+      await this.#db.transaction(async (tx) => {
+        await tx
+          .delete(operatorLoginChallenges)
+          .where(and(eq(operatorLoginChallenges.operatorId, row.id), lte(operatorLoginChallenges.expiresAt, now)));
+        await tx
+          .insert(operatorLoginChallenges)
+          .values({ id: sha256(challenge), operatorId: row.id, createdAt: now, expiresAt, ip: client.ip });
+        await this.#audit.record(
+          { actor, action: 'operator.login-challenge', target: { type: 'operator', id: row.id }, after: { expiresAt } },
+          tx,
+        );
+      });
+      return { kind: 'challenge', challenge, expiresAt };
+    }
+    const scope: SessionScope = this.isSecondFactorRequired(row.role as Role) ? 'enrolment' : 'full';
+    return { kind: 'session', ...(await this.#startSession(row, client, actor, { scope })) };
+  }
+
+  /** Whether the hub requires a second factor of this role. */
+  isSecondFactorRequired(role: Role): boolean {
+    return this.#settings.secondFactorRequired && SECOND_FACTOR_ROLES.includes(role);
+  }
+
+  /**
+   * The second step of signing in: the challenge from the first and a code of the authenticator
+   * app, or a recovery code (which then stops working). Wrong codes count as failed logins of the
+   * account and the address, under the same limits as passwords.
+   */
+  async completeLogin(
+    challenge: string,
+    answer: { code?: string | undefined; recoveryCode?: string | undefined },
+    client: ClientInfo,
+  ): Promise<{ token: string; operator: SignedInOperator; row: OperatorRow }> {
+    const now = this.#clock.now();
+    const [found] = await this.#db
+      .select({ operator: operators })
+      .from(operatorLoginChallenges)
+      .innerJoin(operators, eq(operators.id, operatorLoginChallenges.operatorId))
+      .where(and(eq(operatorLoginChallenges.id, sha256(challenge)), gt(operatorLoginChallenges.expiresAt, now)));
+    const row = found?.operator;
+    const email = row?.email ?? '';
+    await this.#assertNotLimited(email, client.ip);
+    const actor = this.#loginActor(email, row?.id ?? null, client);
+    const method = answer.recoveryCode !== undefined ? 'recovery-code' : 'totp';
+    const fail = async (reason: string) => {
+      await this.#recordFailure(email, client.ip, actor, reason, row?.id, 'operator.second-factor-failed');
+      return invalidSecondFactor();
+    };
+    if (!row || row.disabledAt || !row.totpEnabledAt || !row.totpSecret)
+      throw await fail('unknown or expired challenge');
+    if ((answer.code === undefined) === (answer.recoveryCode === undefined)) {
+      throw problems.validation([{ field: 'body', message: 'send either code or recoveryCode' }]);
+    }
+    const signedIn = await this.#db.transaction(async (tx) => {
+      // Deleting the challenge claims it: of two answers racing with it, one goes on.
+      const [claimed] = await tx
+        .delete(operatorLoginChallenges)
+        .where(eq(operatorLoginChallenges.id, sha256(challenge)))
+        .returning();
+      if (!claimed) return null;
+      const accepted =
+        method === 'totp'
+          ? await this.#acceptTotp(tx, row, answer.code!, now)
+          : await this.#acceptRecoveryCode(tx, row.id, answer.recoveryCode!, now);
+      if (accepted === null) {
+        // Put the challenge back: a typo must not cost the operator their password step.
+        await tx.insert(operatorLoginChallenges).values(claimed);
+        return null;
+      }
+      if (method === 'recovery-code') {
+        await this.#audit.record(
+          {
+            actor,
+            action: 'operator.recovery-code-used',
+            target: { type: 'operator', id: row.id },
+            after: { recoveryCodesLeft: accepted },
+          },
+          tx,
+        );
+      }
+      return this.#startSession(row, client, actor, { scope: 'full', tx, secondFactor: method });
+    });
+    if (!signedIn) throw await fail(method === 'totp' ? 'wrong second-factor code' : 'wrong recovery code');
+    return signedIn;
+  }
+
+  #loginActor(email: string, id: string | null, client: ClientInfo): AuditActor {
+    return { type: 'operator', id, label: email, requestId: client.requestId ?? null, ip: client.ip };
+  }
+
+  async #startSession(
+    row: OperatorRow,
+    client: ClientInfo,
+    actor: AuditActor,
+    options: { scope: SessionScope; tx?: DbTransaction; secondFactor?: string },
+  ): Promise<{ token: string; operator: SignedInOperator; row: OperatorRow }> {
     const now = this.#clock.now();
     const token = randomBytes(32).toString('base64url');
     const session = {
@@ -269,9 +416,10 @@ export class Operators {
       expiresAt: this.#expiry(now, now),
       ip: client.ip,
       userAgent: client.userAgent?.slice(0, 512) ?? null,
+      scope: options.scope,
     };
-    const signedIn = await this.#db.transaction(async (tx) => {
-      await tx.delete(loginFailures).where(eq(loginFailures.email, email));
+    const write = async (tx: DbTransaction) => {
+      await tx.delete(loginFailures).where(eq(loginFailures.email, row.email));
       await tx
         .delete(operatorSessions)
         .where(and(eq(operatorSessions.operatorId, row.id), lte(operatorSessions.expiresAt, now)));
@@ -286,12 +434,17 @@ export class Operators {
           actor,
           action: 'operator.login',
           target: { type: 'operator', id: row.id },
-          after: { sessionExpiresAt: session.expiresAt },
+          after: {
+            sessionExpiresAt: session.expiresAt,
+            scope: options.scope,
+            ...(options.secondFactor ? { secondFactor: options.secondFactor } : {}),
+          },
         },
         tx,
       );
       return updated!;
-    });
+    };
+    const signedIn = options.tx ? await write(options.tx) : await this.#db.transaction(write);
     return { token, row: signedIn, operator: this.#signedIn(signedIn, session) };
   }
 
@@ -368,6 +521,221 @@ export class Operators {
     });
   }
 
+  async secondFactorStatus(operatorId: string): Promise<SecondFactorStatus> {
+    const row = await this.get(operatorId);
+    if (!row) throw notFound(operatorId);
+    const [left] = await this.#db
+      .select({ n: count() })
+      .from(operatorRecoveryCodes)
+      .where(and(eq(operatorRecoveryCodes.operatorId, operatorId), isNull(operatorRecoveryCodes.usedAt)));
+    return {
+      enabled: row.totpEnabledAt !== null,
+      enabledAt: row.totpEnabledAt?.toISOString() ?? null,
+      required: this.isSecondFactorRequired(row.role as Role),
+      recoveryCodesLeft: row.totpEnabledAt ? (left?.n ?? 0) : 0,
+    };
+  }
+
+  /**
+   * Starts (or starts over) enrolling a TOTP second factor: a new secret, stored encrypted, that
+   * counts only once a code from it is confirmed. An enabled one must be reset by another owner.
+   */
+  async startEnrolment(operator: SignedInOperator, actor: AuditActor): Promise<TotpEnrolment> {
+    const row = await this.get(operator.id);
+    if (!row) throw notFound(operator.id);
+    if (row.totpEnabledAt) {
+      throw conflict(
+        'second-factor-enabled',
+        'A second factor is already enabled',
+        'to move it to another device, use a recovery code to sign in and ask another owner to reset it',
+      );
+    }
+    const enrolment = await newTotp(row.email);
+    await this.#db.transaction(async (tx) => {
+      await tx
+        .update(operators)
+        .set({ totpSecret: this.#key.encrypt(enrolment.secret, row.id), totpLastStep: null })
+        .where(eq(operators.id, row.id));
+      await this.#audit.record(
+        { actor, action: 'operator.second-factor-enrolment', target: { type: 'operator', id: row.id } },
+        tx,
+      );
+    });
+    return enrolment;
+  }
+
+  /**
+   * Confirms an enrolment with a code from the new secret: the second factor is on from now, the
+   * recovery codes are returned (once), this session gets its full reach and the others end.
+   */
+  async confirmEnrolment(
+    operator: SignedInOperator,
+    code: string,
+    client: ClientInfo & { actor: AuditActor },
+  ): Promise<string[]> {
+    await this.#assertNotLimited(operator.email, client.ip);
+    const row = await this.get(operator.id);
+    if (!row) throw notFound(operator.id);
+    if (!row.totpSecret || row.totpEnabledAt) {
+      throw conflict(
+        'no-second-factor-enrolment',
+        'There is no enrolment to confirm',
+        'start one with POST /v1/auth/second-factor/enrolment',
+      );
+    }
+    const now = this.#clock.now();
+    const codes = await this.#db.transaction(async (tx) => {
+      if ((await this.#acceptTotp(tx, row, code, now)) === null) return null;
+      await tx.update(operators).set({ totpEnabledAt: now, updatedAt: now }).where(eq(operators.id, row.id));
+      const recoveryCodes = await this.#replaceRecoveryCodes(tx, row.id, now);
+      await tx.update(operatorSessions).set({ scope: 'full' }).where(eq(operatorSessions.id, operator.session.id));
+      await tx
+        .delete(operatorSessions)
+        .where(and(eq(operatorSessions.operatorId, row.id), ne(operatorSessions.id, operator.session.id)));
+      await this.#audit.record(
+        { actor: client.actor, action: 'operator.second-factor-enable', target: { type: 'operator', id: row.id } },
+        tx,
+      );
+      return recoveryCodes;
+    });
+    if (!codes) {
+      await this.#recordFailure(
+        row.email,
+        client.ip,
+        client.actor,
+        'wrong enrolment code',
+        row.id,
+        'operator.second-factor-failed',
+      );
+      throw wrongCode();
+    }
+    return codes;
+  }
+
+  /** New recovery codes (the old ones stop working), for a code of the authenticator app. */
+  async regenerateRecoveryCodes(
+    operator: SignedInOperator,
+    code: string,
+    client: ClientInfo & { actor: AuditActor },
+  ): Promise<string[]> {
+    await this.#assertNotLimited(operator.email, client.ip);
+    const row = await this.get(operator.id);
+    if (!row) throw notFound(operator.id);
+    if (!row.totpEnabledAt) {
+      throw conflict('no-second-factor', 'No second factor is enabled', 'enrol one first');
+    }
+    const now = this.#clock.now();
+    const codes = await this.#db.transaction(async (tx) => {
+      if ((await this.#acceptTotp(tx, row, code, now)) === null) return null;
+      const recoveryCodes = await this.#replaceRecoveryCodes(tx, row.id, now);
+      await this.#audit.record(
+        { actor: client.actor, action: 'operator.recovery-codes-renew', target: { type: 'operator', id: row.id } },
+        tx,
+      );
+      return recoveryCodes;
+    });
+    if (!codes) {
+      await this.#recordFailure(
+        row.email,
+        client.ip,
+        client.actor,
+        'wrong second-factor code',
+        row.id,
+        'operator.second-factor-failed',
+      );
+      throw wrongCode();
+    }
+    return codes;
+  }
+
+  /**
+   * Another owner removes an operator's second factor (a lost device without recovery codes): its
+   * secret and recovery codes go, and the operator is signed out everywhere; if the hub requires a
+   * second factor, their next sign-in can only enrol a new one. Never one's own.
+   */
+  async resetSecondFactor(id: string, by: Acting): Promise<OperatorRow> {
+    if (by.actor.id === id) {
+      throw conflict(
+        'own-second-factor',
+        'You cannot reset your own second factor',
+        'sign in with a recovery code, or ask another owner',
+      );
+    }
+    return this.#db.transaction(async (tx) => {
+      const [current] = await tx.select().from(operators).where(eq(operators.id, id));
+      if (!current) throw notFound(id);
+      const now = this.#clock.now();
+      const [updated] = await tx
+        .update(operators)
+        .set({ totpSecret: null, totpEnabledAt: null, totpLastStep: null, updatedAt: now })
+        .where(eq(operators.id, id))
+        .returning();
+      await tx.delete(operatorRecoveryCodes).where(eq(operatorRecoveryCodes.operatorId, id));
+      await tx.delete(operatorLoginChallenges).where(eq(operatorLoginChallenges.operatorId, id));
+      await tx.delete(operatorSessions).where(eq(operatorSessions.operatorId, id));
+      await this.#audit.record(
+        {
+          actor: by.actor,
+          action: 'operator.second-factor-reset',
+          target: { type: 'operator', id },
+          before: { secondFactorEnabled: current.totpEnabledAt !== null },
+          after: { secondFactorEnabled: false, signedOut: true },
+        },
+        tx,
+      );
+      return updated!;
+    });
+  }
+
+  /** The step of a valid code not used before (recorded as used), or null. */
+  async #acceptTotp(tx: DbTransaction, row: OperatorRow, code: string, now: Date): Promise<number | null> {
+    if (!row.totpSecret) return null;
+    const step = totpStep(this.#key.decrypt(row.totpSecret, row.id), code, now);
+    if (step === null) return null;
+    const [used] = await tx
+      .update(operators)
+      .set({ totpLastStep: step })
+      .where(and(eq(operators.id, row.id), or(isNull(operators.totpLastStep), lt(operators.totpLastStep, step))))
+      .returning({ id: operators.id });
+    return used ? step : null;
+  }
+
+  /** How many recovery codes are left once `code` is spent, or null when it is not an unused one. */
+  async #acceptRecoveryCode(tx: DbTransaction, operatorId: string, code: string, now: Date): Promise<number | null> {
+    const [spent] = await tx
+      .update(operatorRecoveryCodes)
+      .set({ usedAt: now })
+      .where(
+        and(
+          eq(operatorRecoveryCodes.operatorId, operatorId),
+          eq(operatorRecoveryCodes.codeHash, hashRecoveryCode(code)),
+          isNull(operatorRecoveryCodes.usedAt),
+        ),
+      )
+      .returning({ id: operatorRecoveryCodes.id });
+    if (!spent) return null;
+    const [left] = await tx
+      .select({ n: count() })
+      .from(operatorRecoveryCodes)
+      .where(and(eq(operatorRecoveryCodes.operatorId, operatorId), isNull(operatorRecoveryCodes.usedAt)));
+    return left?.n ?? 0;
+  }
+
+  async #replaceRecoveryCodes(tx: DbTransaction, operatorId: string, now: Date): Promise<string[]> {
+    const codes = newRecoveryCodes();
+    await tx.delete(operatorRecoveryCodes).where(eq(operatorRecoveryCodes.operatorId, operatorId));
+    await tx.insert(operatorRecoveryCodes).values(
+      codes.map((code) => ({
+        id: uuidv7(),
+        operatorId,
+        codeHash: hashRecoveryCode(code),
+        createdAt: now,
+        usedAt: null,
+      })),
+    );
+    return codes;
+  }
+
   #assertManagesOwners(by: Acting): void {
     if (by.role !== undefined && !roleHas(by.role, 'operators.owners')) {
       throw forbidden('operators.owners', 'only an owner can create, promote, change or disable an owner');
@@ -380,7 +748,10 @@ export class Operators {
     );
   }
 
-  #signedIn(row: OperatorRow, session: { id: string; csrfToken: string; expiresAt: Date }): SignedInOperator {
+  #signedIn(
+    row: OperatorRow,
+    session: { id: string; csrfToken: string; expiresAt: Date; scope: string },
+  ): SignedInOperator {
     const role = row.role as Role;
     return {
       id: row.id,
@@ -388,7 +759,12 @@ export class Operators {
       name: row.name,
       role,
       permissions: ROLE_PERMISSIONS[role],
-      session: { id: session.id, csrfToken: session.csrfToken, expiresAt: session.expiresAt },
+      session: {
+        id: session.id,
+        csrfToken: session.csrfToken,
+        expiresAt: session.expiresAt,
+        scope: session.scope === 'enrolment' ? 'enrolment' : 'full',
+      },
     };
   }
 
@@ -397,8 +773,9 @@ export class Operators {
     const { loginMaxFailures, loginMaxFailuresPerIp, loginFailureWindowMs } = this.#settings;
     const now = this.#clock.now();
     const since = new Date(now.getTime() - loginFailureWindowMs);
+    // An unknown second-factor challenge has no account (email ''): only its address is counted.
     const limits = [
-      { where: eq(loginFailures.email, email), max: loginMaxFailures },
+      ...(email ? [{ where: eq(loginFailures.email, email), max: loginMaxFailures }] : []),
       { where: eq(loginFailures.ip, ip), max: loginMaxFailuresPerIp },
     ];
     let freeAt = 0;

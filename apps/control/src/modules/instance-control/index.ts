@@ -12,6 +12,8 @@ export {
   type InstanceCommandRow,
   type InstanceControlOptions,
   type InstanceDirectory,
+  type AdminContact,
+  type DirectOutcome,
   type IssueCommand,
 } from './service.ts';
 export type { AvailabilityChange, AvailabilityListener, InstanceUptimeInfo } from './availability.ts';

@@ -28,6 +28,38 @@ export interface InstanceDirectory {
   controlTarget(instanceId: string): Promise<{ controlUrl: string } | null>;
   /** Every instance to probe with `health`. */
   probeTargets(): Promise<{ instanceId: string; controlUrl: string }[]>;
+  /** Who administers the tenant of the instance (password reset links by e-mail go there); absent: nobody known. */
+  adminContact?(instanceId: string): Promise<AdminContact | null>;
+}
+
+export interface AdminContact {
+  email: string;
+  /** The language of the e-mail; Spanish by default. */
+  locale?: 'es' | 'en';
+  /** How the e-mail names the instance; its id by default. */
+  instanceName?: string;
+}
+
+/** What a command run in the request gets back, besides its row: the instance's result, unredacted. */
+export type DirectOutcome =
+  | { ok: true; row: InstanceCommandRow; result: Record<string, unknown> }
+  | { ok: false; row: InstanceCommandRow; error: ControlError; answered: boolean };
+
+/**
+ * Result fields that are credentials: never stored with the command, only handed to the caller that
+ * ran it. A password-reset's link lets whoever holds it set the password.
+ */
+const UNSTORED_RESULT_FIELDS: Partial<Record<string, readonly string[]>> = { 'password-reset': ['resetUrl'] };
+
+/** A command's result as it is stored: without its credentials. */
+export function storedResult(
+  command: string,
+  result: Record<string, unknown> | undefined,
+): Record<string, unknown> | null {
+  if (!result) return null;
+  const unstored = UNSTORED_RESULT_FIELDS[command];
+  if (!unstored) return result;
+  return Object.fromEntries(Object.entries(result).filter(([name]) => !unstored.includes(name)));
 }
 
 export const emptyDirectory: InstanceDirectory = {
@@ -118,15 +150,7 @@ export class InstanceControl {
    */
   async issue<C extends ControlCommandName>(input: IssueCommand<C>, tx?: Db): Promise<InstanceCommandRow> {
     const args = (input.args ?? {}) as Record<string, unknown>;
-    const schema = CONTROL_COMMAND_SCHEMAS[input.command].args;
-    if (!Value.Check(schema, args)) {
-      throw problems.validation(
-        [...Value.Errors(schema, args)].map((e) => ({
-          field: `args${e.instancePath.replaceAll('/', '.')}`,
-          message: e.message,
-        })),
-      );
-    }
+    this.#assertArgs(input.command, args);
     const write = async (db: Db) => {
       const [row] = await db
         .insert(instanceCommands)
@@ -147,17 +171,119 @@ export class InstanceControl {
     return tx ? write(tx) : this.#db.transaction(write);
   }
 
+  /**
+   * Records a command to run in the caller's request (`runNow`) rather than in the background: for
+   * a result that only the waiting operator may see, which a background retry would produce with
+   * nobody to hand it to. Written in `tx`, with no queue job.
+   */
+  async issueDirect<C extends ControlCommandName>(input: IssueCommand<C>, tx: Db): Promise<InstanceCommandRow> {
+    this.#assertArgs(input.command, (input.args ?? {}) as Record<string, unknown>);
+    const [row] = await tx
+      .insert(instanceCommands)
+      .values({
+        id: uuidv7(),
+        instanceId: input.instanceId,
+        command: input.command,
+        args: (input.args ?? {}) as Record<string, unknown>,
+        state: 'pending',
+        attempts: 0,
+        requestedBy: input.requestedBy ?? null,
+        createdAt: this.#clock.now(),
+      })
+      .returning();
+    return row!;
+  }
+
+  /**
+   * Runs a command issued with `issueDirect` now: up to `attempts` tries with the same id (the
+   * instance runs it once and replays its result), within the request. Stores the outcome (the
+   * result without its credentials) and returns the full result to the caller, or why it failed.
+   */
+  async runNow(commandId: string, attempts = 3): Promise<DirectOutcome> {
+    const row = await this.get(commandId);
+    if (!row || row.state !== 'pending') throw new Error(`command ${commandId} is not a pending direct command`);
+    const target = await this.#directory.controlTarget(row.instanceId);
+    const command: ControlCommand = {
+      id: row.id,
+      instanceId: row.instanceId,
+      command: row.command,
+      args: row.args,
+      issuedAt: row.createdAt.toISOString(),
+    };
+    let failure: ControlError = { code: 'no-control-url', message: 'no control URL is known for the instance' };
+    for (let attempt = 1; target && attempt <= attempts; attempt++) {
+      const now = this.#clock.now();
+      await this.#db
+        .update(instanceCommands)
+        .set({ state: 'sending', attempts: sql`${instanceCommands.attempts} + 1`, sentAt: now })
+        .where(eq(instanceCommands.id, commandId));
+      const outcome = await sendCommand({
+        url: target.controlUrl,
+        command,
+        key: this.#key,
+        timeoutMs: this.#options.timeoutMs,
+        now,
+        userAgent: this.#options.userAgent,
+      });
+      if (outcome.ok) {
+        const { result } = outcome;
+        const [done] = await this.#db
+          .update(instanceCommands)
+          .set({
+            state: result.status,
+            result: storedResult(row.command, result.result),
+            error: result.error ?? null,
+            completedAt: this.#clock.now(),
+          })
+          .where(eq(instanceCommands.id, commandId))
+          .returning();
+        return result.status === 'succeeded'
+          ? { ok: true, row: done!, result: result.result ?? {} }
+          : { ok: false, row: done!, error: result.error!, answered: true };
+      }
+      failure = outcome.error;
+      if (attempt < attempts) await new Promise((resolve) => setTimeout(resolve, this.#retryDelay(attempt)));
+    }
+    const [failed] = await this.#db
+      .update(instanceCommands)
+      .set({ state: 'failed', error: failure, completedAt: this.#clock.now() })
+      .where(eq(instanceCommands.id, commandId))
+      .returning();
+    this.#logger.warn(
+      { commandId, instanceId: failed!.instanceId, error: failure.code },
+      'direct instance command failed',
+    );
+    return { ok: false, row: failed!, error: failure, answered: false };
+  }
+
+  #assertArgs(command: ControlCommandName, args: Record<string, unknown>): void {
+    const schema = CONTROL_COMMAND_SCHEMAS[command].args;
+    if (!Value.Check(schema, args)) {
+      throw problems.validation(
+        [...Value.Errors(schema, args)].map((e) => ({
+          field: `args${e.instancePath.replaceAll('/', '.')}`,
+          message: e.message,
+        })),
+      );
+    }
+  }
+
   async get(id: string): Promise<InstanceCommandRow | null> {
     const [row] = await this.#db.select().from(instanceCommands).where(eq(instanceCommands.id, id));
     return row ?? null;
   }
 
-  /** The instance's commands, newest first. */
-  async list(instanceId: string, { limit = 50 }: { limit?: number } = {}): Promise<InstanceCommandRow[]> {
+  /** The instance's commands (only `command` when given), newest first. */
+  async list(
+    instanceId: string,
+    { limit = 50, command }: { limit?: number; command?: ControlCommandName } = {},
+  ): Promise<InstanceCommandRow[]> {
     return this.#db
       .select()
       .from(instanceCommands)
-      .where(eq(instanceCommands.instanceId, instanceId))
+      .where(
+        and(eq(instanceCommands.instanceId, instanceId), command ? eq(instanceCommands.command, command) : undefined),
+      )
       .orderBy(desc(instanceCommands.createdAt), desc(instanceCommands.id))
       .limit(limit);
   }
@@ -253,7 +379,7 @@ export class InstanceControl {
         .update(instanceCommands)
         .set({
           state: result.status,
-          result: result.result ?? null,
+          result: storedResult(row.command, result.result),
           error: result.error ?? null,
           completedAt: this.#clock.now(),
         })

@@ -43,6 +43,7 @@ export default fp(
       },
       probeTargets: async () =>
         (await tenants.controllable()).map((i) => ({ instanceId: i.id, controlUrl: i.controlUrl! })),
+      adminContact: (instanceId) => tenants.adminContactOf(instanceId),
     });
     app.instanceControl.onVersionReported((instanceId, version) => tenants.recordReportedVersion(instanceId, version));
     // Pause and resume reach the instance itself through a signed command, issued in the change's transaction.

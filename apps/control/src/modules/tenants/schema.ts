@@ -1,5 +1,5 @@
 import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
-import type { TenantLimits, TenantModules } from '@mic/contracts';
+import type { TenantAdminContact, TenantLimits, TenantModules } from '@mic/contracts';
 
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -10,6 +10,7 @@ export const tenants = pgTable('tenants', {
   status: text('status').notNull(),
   modules: jsonb('modules').$type<TenantModules>().notNull(),
   limits: jsonb('limits').$type<TenantLimits>().notNull(),
+  adminContact: jsonb('admin_contact').$type<TenantAdminContact | null>(),
   createdAt: at('created_at').notNull(),
   updatedAt: at('updated_at').notNull(),
 });

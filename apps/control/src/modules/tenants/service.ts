@@ -120,6 +120,7 @@ export class Tenants {
         status: 'active',
         modules: { ...DEFAULT_MODULES, marketing: true },
         limits: DEFAULT_LIMITS,
+        adminContact: null,
         createdAt: now,
         updatedAt: now,
       });
@@ -149,8 +150,9 @@ export class Tenants {
     return this.#db.select().from(tenants).orderBy(asc(tenants.createdAt));
   }
 
-  async findTenant(id: string): Promise<TenantRow | undefined> {
-    const [row] = await this.#db.select().from(tenants).where(eq(tenants.id, id));
+  /** Read in `tx` when the caller is inside a transaction. */
+  async findTenant(id: string, tx: Db = this.#db): Promise<TenantRow | undefined> {
+    const [row] = await tx.select().from(tenants).where(eq(tenants.id, id));
     return row;
   }
 
@@ -158,6 +160,18 @@ export class Tenants {
     const row = await this.findTenant(id);
     if (!row) throw problems.notFound(`no tenant ${id}`);
     return row;
+  }
+
+  /** Who administers the instance's tenant, with the instance's name for the e-mail; null when nobody is set. */
+  async adminContactOf(
+    instanceId: string,
+  ): Promise<{ email: string; locale: 'es' | 'en'; instanceName: string } | null> {
+    const [row] = await this.#db
+      .select({ contact: tenants.adminContact, instanceName: instances.name })
+      .from(instances)
+      .innerJoin(tenants, eq(tenants.id, instances.tenantId))
+      .where(eq(instances.id, instanceId));
+    return row?.contact ? { ...row.contact, instanceName: row.instanceName } : null;
   }
 
   async createTenant(input: CreateTenant, actor: AuditActor): Promise<TenantRow> {
@@ -168,6 +182,7 @@ export class Tenants {
       status: 'active',
       modules: { ...DEFAULT_MODULES, ...input.modules },
       limits: { ...DEFAULT_LIMITS, ...input.limits },
+      adminContact: input.adminContact ?? null,
       createdAt: now,
       updatedAt: now,
     };
@@ -188,6 +203,7 @@ export class Tenants {
         name: patch.name ?? before.name,
         modules: { ...before.modules, ...patch.modules },
         limits: { ...before.limits, ...patch.limits },
+        adminContact: patch.adminContact === undefined ? before.adminContact : patch.adminContact,
         updatedAt: this.#clock.now(),
       };
       await tx.update(tenants).set(after).where(eq(tenants.id, id));

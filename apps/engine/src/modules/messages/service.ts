@@ -367,11 +367,13 @@ export class Messages {
     try {
       const answer = await graph.send(graphRequest.path, graphRequest.body, token);
       const metaMessageId = parseGraphSendResponse(answer);
-      await this.#record(row, 'sent', attempt, {
-        metaMessageId,
-        raw: answer,
-        graphAnswer: { status: 200, body: answer },
-      });
+      await this.#persistently(() =>
+        this.#record(row, 'sent', attempt, {
+          metaMessageId,
+          raw: answer,
+          graphAnswer: { status: 200, body: answer },
+        }),
+      );
       return { outcome: 'sent' };
     } catch (error) {
       if (!(error instanceof GraphError)) throw error;
@@ -406,11 +408,13 @@ export class Messages {
       default:
         break;
     }
-    await this.#record(row, 'failed', attempt, {
-      error: details,
-      isOutcomeUnknown: error.isOutcomeUnknown,
-      graphAnswer: { status: error.status, body: graphErrorBody(error) },
-    });
+    await this.#persistently(() =>
+      this.#record(row, 'failed', attempt, {
+        error: details,
+        isOutcomeUnknown: error.isOutcomeUnknown,
+        graphAnswer: { status: error.status, body: graphErrorBody(error) },
+      }),
+    );
     return { outcome: 'failed' };
   }
 
@@ -455,6 +459,24 @@ export class Messages {
       message: `Meta limits ${item.lane} for its spam rate (131048): recipients block or report its messages; its sends slow down`,
       details: { code: error.code, subcode: error.subcode, messageId: row.id },
     });
+  }
+
+  /**
+   * Records what Meta answered, trying again while the database refuses (a full pool, a failover):
+   * a send Meta took must not go back to the lane, which would send it twice. Gives up after about
+   * ten seconds, well inside the lane's lease.
+   */
+  async #persistently(write: () => Promise<unknown>): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await write();
+        return;
+      } catch (error) {
+        if (attempt >= 8) throw error;
+        this.#deps.logger.warn({ err: error, attempt }, "recording Meta's answer failed: trying again");
+        await sleep(Math.min(100 * 2 ** (attempt - 1), 2_000));
+      }
+    }
   }
 
   /** Exponential backoff with jitter (half of it random): spreads the retries of a burst that failed together. */
