@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sendWebhooks, whatsappTextMessage } from '@mic/meta-sandbox';
-import { snapshotEtag, type ConfigSnapshot } from '@mic/contracts';
 import { freePort, uniqueName } from '@mic/platform/testing';
 import { emptySnapshot, withTestInstance } from '../apps/engine/src/testing.ts';
 import {
@@ -21,6 +20,7 @@ import {
   start,
   stop,
   until,
+  controlStandIn,
 } from './processes.ts';
 
 const SECRET = 'bench-app-secret';
@@ -60,18 +60,6 @@ async function receiver() {
     deliveries: () => deliveries,
     close: () => new Promise((r) => server.close(r)),
   };
-}
-
-/** Control, as far as the engine needs it here: the config snapshot that routes the bench channel. */
-async function controlStandIn(snapshot: ConfigSnapshot) {
-  const server = createServer((req, res) => {
-    if (req.url !== '/internal/v1/config/snapshot') return void res.writeHead(204).end();
-    res.writeHead(200, { 'content-type': 'application/json', etag: snapshotEtag(snapshot.version) });
-    res.end(JSON.stringify(snapshot));
-  });
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) };
 }
 
 interface Row {

@@ -8,13 +8,11 @@
  * backlog on their lane, against the same messages with no backlog (the baseline, same run).
  * BENCH_MESSAGES (10,000), BENCH_BACKLOG (20,000) and BENCH_CRITICAL (50) shorten a run.
  */
-import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
-import { snapshotEtag, type ConfigSnapshot } from '@mic/contracts';
 import type { GraphCall, GraphSend, SendRate } from '@mic/meta-sandbox';
 import { freePort, uniqueName } from '@mic/platform/testing';
 import { emptySnapshot, withTestInstance } from '../apps/engine/src/testing.ts';
@@ -28,6 +26,7 @@ import {
   start,
   stop,
   until,
+  controlStandIn,
 } from './processes.ts';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
@@ -49,18 +48,6 @@ const TOKEN = 'EAAG-bench-token';
 const INSTANCE = 'ins-bench';
 const SOLO = '1500000000';
 const SPREAD = Array.from({ length: NUMBERS }, (_, i) => String(1500000001 + i));
-
-/** Control, as far as the engine needs it here: the config snapshot that routes the bench channels. */
-async function controlStandIn(snapshot: ConfigSnapshot) {
-  const server = createServer((req, res) => {
-    if (req.url !== '/internal/v1/config/snapshot') return void res.writeHead(204).end();
-    res.writeHead(200, { 'content-type': 'application/json', etag: snapshotEtag(snapshot.version) });
-    res.end(JSON.stringify(snapshot));
-  });
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) };
-}
 
 /** The Graph sandbox in its own process: its clock stamps sends however busy this process is. */
 async function graphSandbox() {

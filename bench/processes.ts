@@ -3,6 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { createServer } from 'node:http';
+import { snapshotEtag, type ConfigSnapshot } from '@mic/contracts';
+import { freePort } from '@mic/platform/testing';
 
 export const ROOT = join(import.meta.dirname, '..');
 export const BENCH_DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -58,4 +61,16 @@ export function engineAuth(dataDir: string): { authorization: string } {
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Control, as far as an engine needs it in a bench: the config snapshot that routes its channels. */
+export async function controlStandIn(snapshot: ConfigSnapshot): Promise<{ url: string; close(): Promise<unknown> }> {
+  const server = createServer((req, res) => {
+    if (req.url !== '/internal/v1/config/snapshot') return void res.writeHead(204).end();
+    res.writeHead(200, { 'content-type': 'application/json', etag: snapshotEtag(snapshot.version) });
+    res.end(JSON.stringify(snapshot));
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) };
 }
