@@ -322,7 +322,7 @@ export class Messages {
   }
 
   /** The lanes' send handler: one Graph call for the item's message, and what the lane does next. */
-  readonly send = async (item: ClaimedItem): Promise<SendOutcome> => {
+  readonly send = async (item: ClaimedItem, isOnTime: () => boolean = () => true): Promise<SendOutcome> => {
     const { db, graph } = this.#deps;
     const [row] = await db.select().from(outboundMessages).where(eq(outboundMessages.id, item.messageId));
     if (!row || row.state === 'sent' || row.state === 'failed')
@@ -334,15 +334,6 @@ export class Messages {
       await this.expire(row.id);
       return { outcome: 'failed' };
     }
-    // A message left `sending` by a worker that died mid-call may have reached Meta already.
-    const wasInFlight = row.state === 'sending' && item.claims > 1;
-    // Only from queued or sending: a message its waiting caller gave up on stays given up.
-    const isMine = await this.#record(row, 'sending', attempt, {
-      isOutcomeUnknown: wasInFlight,
-      onlyFrom: ['queued', 'sending'],
-    });
-    if (!isMine) return { outcome: 'failed' };
-
     const token = await this.#deps.accessToken(kind, channelId);
     if (!token) {
       const error: MessageError = {
@@ -364,6 +355,17 @@ export class Messages {
       });
       return { outcome: 'failed' };
     }
+    // The reads above take their time under load: a call that would leave after its slot waits for the next.
+    if (!isOnTime()) return { outcome: 'missed-slot' };
+    // A message left `sending` by a worker that died mid-call may have reached Meta already.
+    const wasInFlight = row.state === 'sending' && item.claims > 1;
+    // Only from queued or sending: a message its waiting caller gave up on stays given up.
+    const isMine = await this.#record(row, 'sending', attempt, {
+      isOutcomeUnknown: wasInFlight,
+      onlyFrom: ['queued', 'sending'],
+    });
+    if (!isMine) return { outcome: 'failed' };
+
     try {
       const answer = await graph.send(graphRequest.path, graphRequest.body, token);
       const metaMessageId = parseGraphSendResponse(answer);

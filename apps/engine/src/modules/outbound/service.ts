@@ -15,9 +15,19 @@ export type SendOutcome =
   /** 130429 / 131048: the lane slows down and the item is retried at `retryAtMs`. */
   | { outcome: 'lane-slowed'; factor: number; untilMs: number; retryAtMs: number }
   /** 131056: this recipient's items wait until `untilMs`, the lane's others go on. */
-  | { outcome: 'recipient-delayed'; untilMs: number };
+  | { outcome: 'recipient-delayed'; untilMs: number }
+  /**
+   * Ready to call Meta only after its slot had passed (`isOnTime` said no): nothing was sent, the
+   * item takes the lane's next slot, in its place.
+   */
+  | { outcome: 'missed-slot' };
 
-export type SendHandler = (item: ClaimedItem) => Promise<SendOutcome>;
+/**
+ * Sends one item. `isOnTime` tells whether a Graph call made now still falls within the item's
+ * slot: the handler asks it right before the call, after its own database work, whose time under
+ * load would otherwise push sends of several slots into one second at Meta.
+ */
+export type SendHandler = (item: ClaimedItem, isOnTime: () => boolean) => Promise<SendOutcome>;
 
 export interface LanesOptions {
   db: Db;
@@ -458,22 +468,29 @@ export class Lanes {
 
   async #send(held: Held): Promise<void> {
     const { item } = held;
+    let isReslotted = false;
     try {
       let outcome: SendOutcome;
       try {
-        outcome = await this.#handler!(item);
+        outcome = await this.#handler!(item, () => Date.now() <= item.slotMs + this.#toleranceMs);
       } catch (error) {
         this.#logger.error({ err: error, lane: item.lane, messageId: item.messageId }, 'send handler threw');
         outcome = { outcome: 'retry', atMs: Date.now() + this.#errorRetryMs };
       }
       // A halted worker is a dead one: what it learns afterwards is lost, as in a crash.
       if (this.#halted) return;
+      if (outcome.outcome === 'missed-slot') {
+        delete held.sending;
+        isReslotted = true;
+        this.#late(held);
+        return;
+      }
       this.#observe(item.lane, outcome.outcome);
       await this.#settle(item, outcome);
     } catch (error) {
       this.#logger.error({ err: error, lane: item.lane, messageId: item.messageId }, 'lane item not settled');
     } finally {
-      if (!this.#halted) {
+      if (!this.#halted && !isReslotted) {
         const wasFull = this.#inFlight(item.lane) >= this.#maxInFlight;
         this.#drop(item);
         if (wasFull) this.#runners.get(item.lane)?.wake();
