@@ -120,6 +120,7 @@ describe('secrets never leak', () => {
       [mic.engineUrl, '/internal/v1/instances/ins-e2e/credentials', engineAuth],
       [mic.engineUrl, '/internal/v1/service-tokens', engineAuth],
       [mic.engineUrl, '/metrics', {}],
+      [mic.engineUrl, '/docs/json', {}],
     ] as const) {
       const res = await call(base, 'GET', path, headers);
       expect({ path, status: res.status }).toEqual({ path, status: 200 });

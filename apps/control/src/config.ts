@@ -97,6 +97,10 @@ export function controlConfigSpec(env: Readonly<Record<string, string | undefine
       "the console's public URL, for links in e-mails (a password reset is <CONSOLE_URL>/#/reset?token=...)",
       `http://127.0.0.1:${env.CONTROL_PORT?.trim() || '3000'}`,
     ),
+    consoleDir: fields.optionalString(
+      'CONSOLE_DIR',
+      'folder of the built console that control serves at / (index.html and assets); unset: apps/console/dist',
+    ),
     accountSmtpUrl: fields.optionalUrl(
       'ACCOUNT_SMTP_URL',
       'SMTP server for account e-mails (password recovery, instance reset links); unset: ALERT_SMTP_URL',

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import {
+  applyPendingRestore,
   backupSettings,
   keysPath,
   planeDatabaseOptions,
@@ -23,10 +24,14 @@ import tenants from './modules/tenants/index.ts';
 import flags from './modules/flags/index.ts';
 import hub from './modules/hub/index.ts';
 import crm from './modules/crm/index.ts';
+import hubPosts from './modules/hub-posts/index.ts';
+import hubBroadcasts from './modules/hub-broadcasts/index.ts';
 import monitoring from './modules/monitoring/index.ts';
 import alerts from './modules/alerts/index.ts';
 import backups from './modules/backups/index.ts';
 import billing from './modules/billing/index.ts';
+import deliveries from './modules/deliveries/index.ts';
+import consoleUi from './modules/console/index.ts';
 
 export const CONTROL_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 export const CONTROL_VERSION = pkg.version;
@@ -43,7 +48,14 @@ export const controlDatabaseOptions = (config: ControlConfig) =>
   planeDatabaseOptions('control', config, CONTROL_MIGRATIONS);
 
 /** Starts the control plane: ERP, CRM and the control center API (and, later, the console). */
-export function startControl(config: ControlConfig, logger: Logger, overrides: PlaneOverrides = {}) {
+export async function startControl(config: ControlConfig, logger: Logger, overrides: PlaneOverrides = {}) {
+  // A restore asked for while the plane ran is applied now, before anything opens the database.
+  await applyPendingRestore({
+    plane: 'control',
+    settings: backupSettings(config),
+    database: controlDatabaseOptions(config),
+    log: (line) => logger.warn(line),
+  });
   return startPlane({
     ...planeSettingsOptions('control', config, CONTROL_MIGRATIONS, overrides),
     version: CONTROL_VERSION,
@@ -100,6 +112,8 @@ export function startControl(config: ControlConfig, logger: Logger, overrides: P
       await app.register(flags);
       await app.register(hub);
       await app.register(crm);
+      await app.register(hubPosts);
+      await app.register(hubBroadcasts, { bodyLimit: 64 * 1024 * 1024 });
       await app.register(monitoring, {
         sampleIntervalMs: config.metricsSampleInterval,
         retentionMs: config.metricsRetention,
@@ -132,6 +146,9 @@ export function startControl(config: ControlConfig, logger: Logger, overrides: P
         },
         tickIntervalMs: config.billingTickInterval,
       });
+      await app.register(deliveries);
+      // Last: its catch-all route answers every GET no module claimed.
+      await app.register(consoleUi, { dir: config.consoleDir });
     },
   });
 }

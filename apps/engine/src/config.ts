@@ -216,6 +216,86 @@ export function engineConfigSpec(env: Readonly<Record<string, string | undefined
       "how long a Graph-compatible send waits for Meta's answer; a send that has not left by then is not sent (130429)",
       8_000,
     ),
+    graphApiPort: {
+      env: 'GRAPH_API_PORT',
+      description:
+        'a port of its own where the Graph-compatible API answers with no prefix, for clients that only let you change the host (same routes and auth); unset: none',
+      fallback: undefined,
+      isOptional: true,
+      parse: (raw: string) => fields.port('GRAPH_API_PORT', 'port', 0).parse(raw),
+    } satisfies Field<number | undefined>,
+    graphApiMediaTimeout: fields.duration(
+      'GRAPH_API_MEDIA_TIMEOUT',
+      'how long a WhatsApp media upload to Meta or download from it may take, the file included',
+      300_000,
+    ),
+    postRetryBase: fields.duration(
+      'POST_RETRY_BASE',
+      'wait before a publishing step Meta failed transiently is tried again (doubled each time, with jitter)',
+      5_000,
+    ),
+    postRetryMax: fields.duration('POST_RETRY_MAX', 'longest wait between two tries of a publishing step', 600_000),
+    postMaxAttempts: fields.integer(
+      'POST_MAX_ATTEMPTS',
+      'tries of a publishing step Meta fails transiently before the post fails',
+      8,
+      1,
+    ),
+    postPollInitial: fields.duration(
+      'POST_POLL_INITIAL',
+      "first wait before an Instagram container's status is asked again (doubled each poll)",
+      2_000,
+    ),
+    postPollMax: fields.duration('POST_POLL_MAX', 'longest wait between two status polls of a container', 60_000),
+    postPollTimeout: fields.duration(
+      'POST_POLL_TIMEOUT',
+      'a post whose Instagram containers Meta has not finished processing this long after they were made fails',
+      1_800_000,
+    ),
+    postLimitRecheck: fields.duration(
+      'POST_LIMIT_RECHECK',
+      "how often a post waiting for the Instagram account's publishing limit checks it again",
+      600_000,
+    ),
+    postHoldRecheck: fields.duration(
+      'POST_HOLD_RECHECK',
+      'how often a due post of a paused instance (or with publishing off) checks again',
+      60_000,
+    ),
+    postConcurrency: fields.integer('POST_CONCURRENCY', 'posts one worker process publishes at once', 4, 1, 100),
+    templateSyncInterval: fields.duration(
+      'TEMPLATE_SYNC_INTERVAL',
+      "how often every connected WhatsApp Business Account's templates and messaging limit are synced again",
+      3_600_000,
+    ),
+    broadcastTick: fields.duration('BROADCAST_TICK', 'how often a worker hands due broadcasts to their lanes', 1_000),
+    broadcastLookahead: fields.duration(
+      'BROADCAST_LOOKAHEAD',
+      "how much of a channel's sends (as time at its rate) a broadcast keeps queued in its lane at most",
+      2_000,
+    ),
+    broadcastProgressInterval: fields.duration(
+      'BROADCAST_PROGRESS_INTERVAL',
+      'how often a running broadcast reports its progress as an event, at most',
+      5_000,
+    ),
+    broadcastOptOutKeywords: {
+      env: 'BROADCAST_OPT_OUT_KEYWORDS',
+      description: 'inbound WhatsApp texts that opt the sender out of broadcasts, comma-separated (any case)',
+      fallback: ['STOP', 'BAJA'],
+      isOptional: false,
+      parse: (raw: string) =>
+        raw
+          .split(',')
+          .map((k) => k.trim().toUpperCase())
+          .filter(Boolean),
+    } satisfies Field<string[]>,
+    broadcastBodyLimit: fields.integer(
+      'BROADCAST_BODY_LIMIT',
+      'largest POST /v1/broadcasts body, in bytes',
+      64 * 1024 * 1024,
+      1024,
+    ),
   };
 }
 

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import {
+  applyPendingRestore,
   backupSettings,
   keysPath,
   planeDatabaseOptions,
@@ -23,6 +24,9 @@ import outbound from './modules/outbound/index.ts';
 import messages, { laneCap } from './modules/messages/index.ts';
 import backups from './modules/backups/index.ts';
 import graphApi from './modules/graph-api/index.ts';
+import templates from './modules/templates/index.ts';
+import broadcasts from './modules/broadcasts/index.ts';
+import posts from './modules/posts/index.ts';
 
 export const ENGINE_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 export const ENGINE_VERSION = pkg.version;
@@ -38,7 +42,14 @@ function keyringSource(config: EngineConfig): KeyringSource {
 }
 
 /** Starts the communications engine with the roles it is configured for. */
-export function startEngine(config: EngineConfig, logger: Logger, overrides: PlaneOverrides = {}) {
+export async function startEngine(config: EngineConfig, logger: Logger, overrides: PlaneOverrides = {}) {
+  // A restore asked for while the plane ran is applied now, before anything opens the database.
+  await applyPendingRestore({
+    plane: 'engine',
+    settings: backupSettings(config),
+    database: engineDatabaseOptions(config),
+    log: (line) => logger.warn(line),
+  });
   return startPlane({
     ...planeSettingsOptions('engine', config, ENGINE_MIGRATIONS, overrides),
     version: ENGINE_VERSION,
@@ -115,7 +126,55 @@ export function startEngine(config: EngineConfig, logger: Logger, overrides: Pla
         slowForMs: config.sendSlowFor,
         pairRateDelayMs: config.sendPairRateDelay,
       });
-      await app.register(graphApi, { prefix: config.graphApiPrefix, waitMs: config.graphApiWait });
+      await app.register(templates, {
+        graph: {
+          baseUrl: config.metaGraphUrl,
+          version: config.metaGraphVersion,
+          timeoutMs: config.metaGraphTimeout,
+          userAgent: `MIC-Engine/${ENGINE_VERSION}`,
+        },
+        syncIntervalMs: config.templateSyncInterval,
+      });
+      await app.register(broadcasts, {
+        rateOf: (lane) => laneCap(app.configSync.snapshot, lane, config.outboundDefaultRate) * config.outboundRateShare,
+        tickMs: config.broadcastTick,
+        lookaheadMs: config.broadcastLookahead,
+        progressIntervalMs: config.broadcastProgressInterval,
+        optOutKeywords: config.broadcastOptOutKeywords,
+        bodyLimit: config.broadcastBodyLimit,
+      });
+      await app.register(graphApi, {
+        prefix: config.graphApiPrefix,
+        waitMs: config.graphApiWait,
+        graph: {
+          baseUrl: config.metaGraphUrl,
+          version: config.metaGraphVersion,
+          timeoutMs: config.metaGraphTimeout,
+          userAgent: `MIC-Engine/${ENGINE_VERSION}`,
+        },
+        mediaTimeoutMs: config.graphApiMediaTimeout,
+        ownPort:
+          config.graphApiPort === undefined
+            ? undefined
+            : { host: config.host, port: config.graphApiPort, shutdownTimeoutMs: config.shutdownTimeout },
+      });
+      await app.register(posts, {
+        graph: {
+          baseUrl: config.metaGraphUrl,
+          version: config.metaGraphVersion,
+          timeoutMs: config.metaGraphTimeout,
+          userAgent: `MIC-Engine/${ENGINE_VERSION}`,
+        },
+        retryBaseMs: config.postRetryBase,
+        retryMaxMs: config.postRetryMax,
+        maxAttempts: config.postMaxAttempts,
+        pollInitialMs: config.postPollInitial,
+        pollMaxMs: config.postPollMax,
+        pollTimeoutMs: config.postPollTimeout,
+        limitRecheckMs: config.postLimitRecheck,
+        holdRecheckMs: config.postHoldRecheck,
+        concurrency: config.postConcurrency,
+      });
       await app.register(backups, {
         settings: backupSettings(config),
         schedule: config.backupSchedule,
@@ -123,6 +182,7 @@ export function startEngine(config: EngineConfig, logger: Logger, overrides: Pla
       });
       if (config.roles.includes('ingress')) {
         await app.register(ingress, { bodyLimit: config.bodyLimit, secretCacheMs: config.metaSecretCache });
+        app.ingress.onStored((tx, events) => app.templates.applyStatusEvents(tx, events));
       }
     },
   });

@@ -20,12 +20,13 @@ const USAGE = `usage: mic <command>
   audit verify       check the audit log's hash chain (exit 1 when it is broken)
   backup [control|engine] [--label L]
                      take a verified backup of each plane's database now (by the running plane if it runs)
-  backup list [control|engine]
-                     the backups, newest first, with their state
+  backup list [control|engine] [--bucket]
+                     the backups, newest first, with their state (--bucket: the copies in the S3 bucket)
   backup confirm-keys [--yes]
                      record that the backup key and the engine keyring have a copy outside this machine
-  restore <backup id> [--into <postgres URL | folder>] [--yes]
-                     restore a backup: into the stopped plane's live database (asks first), or elsewhere
+  restore <backup id> [--into <postgres URL | folder>] [--from-bucket] [--yes]
+                     restore a backup into the plane's live database (asks first; a running plane stops
+                     its workers, restores and starts again), or elsewhere; from the bucket when not here
   config             every environment variable, its default and meaning (Markdown)
   help               this text
 

@@ -18,3 +18,6 @@ export * from './messages.ts';
 export * from './billing.ts';
 export * from './crm.ts';
 export * from './backups.ts';
+export * from './posts.ts';
+export * from './templates.ts';
+export * from './broadcasts.ts';

@@ -578,7 +578,8 @@ function schemaErrors(schema: TSchema, value: unknown, prefix: string): SendFiel
   });
 }
 
-const utf8Bytes = (value: string) => Buffer.byteLength(value, 'utf8');
+// TextEncoder rather than Buffer: the console (a browser) type-checks these contracts too.
+const utf8Bytes = (value: string) => new TextEncoder().encode(value).length;
 
 /**
  * Checks a `POST /v1/messages` body against the schema and Meta's documented limits. On success
@@ -868,6 +869,7 @@ export const OutboundMessageEventData = Type.Object(
     state: Type.Union([Type.Literal('sent'), Type.Literal('delivered'), Type.Literal('read'), Type.Literal('failed')]),
     at: Type.String({ format: 'date-time', description: 'When the state changed, per Meta.' }),
     error: optional(MessageError),
+    broadcastId: optional(Type.String({ description: 'The broadcast this message is part of, if any.' })),
   },
   { description: 'The `data` of a `<platform>.outbound.<state>` event.' },
 );

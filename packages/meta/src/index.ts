@@ -6,3 +6,4 @@ export { SIGNATURE_HEADER, signMetaBody, verifyMetaSignature, type SignedBody } 
 export * from './webhooks/index.ts';
 export * from './graph/index.ts';
 export * from './send/index.ts';
+export * from './graph/media.ts';

@@ -38,3 +38,23 @@ export {
   type StatusWebhook,
   type StatusWebhooksConfig,
 } from './graph/statuses.ts';
+export {
+  BusinessAccounts,
+  MESSAGING_TIERS,
+  seededTemplates,
+  type MessagingTier,
+  type SandboxTemplate,
+  type TemplateCategory,
+  type TemplateStatus,
+} from './graph/accounts.ts';
+export { MEDIA_DOWNLOAD_PATH, MEDIA_URL_TTL_MS, type SandboxMediaInfo } from './graph/media.ts';
+export {
+  DEFAULT_PUBLISHING_LIMIT,
+  GraphPublishing,
+  PUBLISHING_EDGES,
+  type ContainerStatus,
+  type PublishingEdge,
+  type PublishingOptions,
+  type SandboxContainer,
+  type SandboxPost,
+} from './graph/publishing.ts';

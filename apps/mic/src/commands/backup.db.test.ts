@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import { openDatabase, withScratchDatabase } from '@mic/platform';
-import { TEST_DATABASE_URL, dropSchemas, uniqueName } from '@mic/platform/testing';
+import {
+  TEST_DATABASE_URL,
+  dropSchemas,
+  startTestBucketServer,
+  uniqueName,
+  type TestBucketServer,
+} from '@mic/platform/testing';
 import { controlCli } from '@mic/control/cli';
 import { adminCreate, auditVerify } from './admin.ts';
 import { backupCommand, backupList, confirmKeysCommand, restoreCommand } from './backup.ts';
@@ -19,9 +25,16 @@ const controlSchema = uniqueName('bkcli');
 const engineSchema = uniqueName('bkcli_engine');
 const saved = { ...process.env };
 const dropLater: string[] = [];
+let s3: TestBucketServer;
 
-beforeAll(() => {
+beforeAll(async () => {
+  s3 = await startTestBucketServer(['cli-backups']);
   Object.assign(process.env, {
+    BACKUP_S3_BUCKET: 'cli-backups',
+    BACKUP_S3_ENDPOINT: s3.endpoint,
+    BACKUP_S3_ACCESS_KEY_ID: 'S3RVER',
+    BACKUP_S3_SECRET_ACCESS_KEY: 'S3RVER',
+    BACKUP_S3_FORCE_PATH_STYLE: 'true',
     MIC_DATA_DIR: dataDir,
     CONTROL_DATABASE_SCHEMA: controlSchema,
     ENGINE_DATABASE_SCHEMA: engineSchema,
@@ -30,6 +43,7 @@ beforeAll(() => {
 });
 afterAll(async () => {
   process.env = saved;
+  await s3?.stop();
   rmSync(dataDir, { recursive: true, force: true });
   if (TEST_DATABASE_URL) await dropSchemas(TEST_DATABASE_URL, [controlSchema, engineSchema, ...dropLater]);
 });
@@ -86,8 +100,11 @@ describe('mic backup and mic restore', () => {
     expect(result.out).toContain(`the backup key: ${join(dataDir, 'keys', 'backup.key')}`);
     expect(result.out).toContain(`the engine's keyring: ${join(dataDir, 'keys', 'engine-keyring.json')}`);
 
+    expect(result.out).toMatch(/control: copied to s3:\/\/cli-backups\/mic\//);
     const list = await run(() => backupList(['control']));
-    expect(list.out).toMatch(/control: 1 backup\(s\)[\s\S]*verified\s+manual/);
+    expect(list.out).toMatch(/control: 1 backup\(s\)[\s\S]*verified\s+manual.*copied to the bucket/);
+    const inBucket = await run(() => backupList(['engine', '--bucket']));
+    expect(inBucket.out).toMatch(/engine: 1 backup\(s\) in s3:\/\/cli-backups\/mic\/[\s\S]*verified/);
   });
 
   it('restores into a scratch database: an operator deleted since the backup is there', async () => {
@@ -164,6 +181,20 @@ describe('mic backup and mic restore', () => {
     } finally {
       await db.close();
     }
+  });
+
+  it('restores from the bucket a backup this machine no longer has, checked by its checksum', async () => {
+    const [id] = backupIds();
+    rmSync(controlBackups(), { recursive: true, force: true });
+    const into = TEST_DATABASE_URL ? undefined : join(dataDir, 'from-bucket');
+    const restore = (target: string) => run(() => restoreCommand([id!, '--into', target]));
+    const result = TEST_DATABASE_URL
+      ? await withScratchDatabase(TEST_DATABASE_URL, (url) => restore(url))
+      : await restore(into!);
+    expect(result).toMatchObject({ code: 0, err: '' });
+    expect(result.out).toMatch(new RegExp(`control: fetching ${id} from s3://cli-backups/mic/`));
+    expect(result.out).toMatch(/fetched .*checksum OK/);
+    expect(backupIds()).toContain(id);
   });
 
   it('records the keys confirmation', async () => {

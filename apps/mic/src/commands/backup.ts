@@ -3,8 +3,10 @@ import { userInfo } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import type { BackupList, KeysConfirmation, TakenBackup } from '@mic/contracts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BackupList, KeysConfirmation, LiveRestore, TakenBackup } from '@mic/contracts';
 import {
+  BackupBucket,
   BackupKey,
   ConfigError,
   DataDirLockedError,
@@ -15,6 +17,7 @@ import {
   confirmKeys,
   formatBytes,
   keysPath,
+  latestLiveRestore,
   listManifests,
   lockHolder,
   openDatabase,
@@ -226,20 +229,41 @@ function ago(iso: string): string {
   return hours < 48 ? `${hours.toFixed(1)} h ago` : `${(hours / 24).toFixed(0)} d ago`;
 }
 
-/** `mic backup list [control|engine|all]`: read from the backup folder, running planes or not. */
+function copyState(m: BackupManifest): string {
+  if (!m.copy) return '';
+  return m.copy.state === 'uploaded' ? '  copied to the bucket' : `  NOT copied to the bucket: ${m.copy.error}`;
+}
+
+/** `mic backup list [control|engine|all] [--bucket]`: read from the backup folder (or the bucket), running planes or not. */
 export function backupList(args: string[]): Promise<number> {
   return run('backup list', async () => {
-    const { positionals } = parse(args, {});
+    const { values, positionals } = parse(args, { bucket: { type: 'boolean', default: false } });
     for (const plane of planesOf(positionals[0])) {
       const context = planeContext(plane);
-      const manifests = await listManifests(planeBackupDir(context.settings.dir, plane));
-      say(`${plane}: ${manifests.length} backup(s) in ${planeBackupDir(context.settings.dir, plane)}`);
+      let manifests: BackupManifest[];
+      let where = planeBackupDir(context.settings.dir, plane);
+      if (values.bucket) {
+        const bucket = bucketOf(context);
+        if (!bucket) throw new CommandError('no bucket is configured (BACKUP_S3_BUCKET)');
+        where = bucket.location;
+        try {
+          manifests = await bucket.list(plane);
+        } catch (error) {
+          throw new CommandError(`${plane}: cannot list ${where}: ${bucket.describe(error)}`);
+        } finally {
+          bucket.close();
+        }
+      } else {
+        manifests = await listManifests(where);
+      }
+      say(`${plane}: ${manifests.length} backup(s) in ${where}`);
       for (const m of manifests) {
         const rows = Object.values(m.rowCounts).reduce((a, b) => a + b, 0);
         say(
           `  ${m.id}  ${m.state.padEnd(8)}  ${m.trigger.padEnd(9)}  ${ago(m.createdAt).padStart(10)}  ` +
             (m.state === 'verified' ? `${formatBytes(m.sizeBytes ?? 0)}, ${rows} rows` : `${m.error}`) +
-            (m.label ? `  "${m.label}"` : ''),
+            (m.label ? `  "${m.label}"` : '') +
+            (values.bucket ? '' : copyState(m)),
         );
       }
     }
@@ -286,29 +310,123 @@ export function confirmKeysCommand(args: string[]): Promise<number> {
   });
 }
 
-/** The manifest named by a backup id (`control-…`) or a manifest path, and the folder it is in. */
+function bucketOf(context: PlaneContext): BackupBucket | null {
+  return context.settings.bucket ? new BackupBucket(context.settings.bucket) : null;
+}
+
+/**
+ * The manifest named by a backup id (`control-…`) or a manifest path, and the folder it is in. A
+ * backup that is not in the folder (or any backup, with `fromBucket`) is downloaded from the bucket
+ * into it first, its checksum checked on the way.
+ */
 async function findBackup(
   reference: string,
+  fromBucket: boolean,
 ): Promise<{ manifest: BackupManifest; folder: string; context: PlaneContext }> {
-  if (reference.endsWith('.json') && existsSync(reference)) {
+  if (!fromBucket && reference.endsWith('.json') && existsSync(reference)) {
     const manifest = await readManifest(reference);
     return { manifest, folder: dirname(reference), context: planeContext(manifest.plane as Plane) };
   }
-  const plane = PLANES.find((p) => reference.startsWith(`${p}-`));
+  const id = basename(reference).replace(/\.json$/, '');
+  const plane = PLANES.find((p) => id.startsWith(`${p}-`));
   if (!plane) throw new CommandError(`${reference} is neither a backup id (control-… or engine-…) nor a manifest file`);
   const context = planeContext(plane);
   const folder = planeBackupDir(context.settings.dir, plane);
-  const path = join(folder, `${basename(reference)}.json`);
-  if (!existsSync(path)) throw new CommandError(`no backup ${reference} in ${folder} (mic backup list shows them)`);
-  return { manifest: await readManifest(path), folder, context };
+  const path = join(folder, `${id}.json`);
+  if (!fromBucket && existsSync(path)) return { manifest: await readManifest(path), folder, context };
+  const bucket = bucketOf(context);
+  if (!bucket) {
+    throw new CommandError(
+      fromBucket
+        ? 'no bucket is configured (BACKUP_S3_BUCKET)'
+        : `no backup ${id} in ${folder}, and no bucket is configured (mic backup list shows them)`,
+    );
+  }
+  say(`${plane}: fetching ${id} from ${bucket.location}`);
+  try {
+    const manifest = await bucket.download(plane, id, folder);
+    say(`${plane}: fetched ${manifest.file} (${formatBytes(manifest.sizeBytes ?? 0)}), checksum OK`);
+    return { manifest, folder, context };
+  } catch (error) {
+    throw new CommandError(`${plane}: ${(error as Error).message}`);
+  } finally {
+    bucket.close();
+  }
 }
 
-/** `mic restore <backup id | manifest> [--into <postgres URL | folder>] [--yes]` */
+const LIVE_RESTORE_WAIT_MS = 30 * 60_000;
+
+/**
+ * Restores into the running plane: it answers, stops (HTTP, then its workers), restores as it
+ * starts again and resumes; this waits for the outcome, which the plane reports once it is back.
+ */
+async function restoreRunningPlane(context: PlaneContext, manifest: BackupManifest, by: string): Promise<LiveRestore> {
+  const client = context.client(120_000);
+  if (!client) throw new CommandError(`${context.plane} runs, but there is no service token to ask it with`);
+  let restore: LiveRestore;
+  try {
+    restore = await client.request<LiveRestore>(
+      'POST',
+      `/internal/v1/backups/${encodeURIComponent(manifest.id)}/restore`,
+      { by, actor: { type: 'cli', id: null, label: by } },
+    );
+  } catch (error) {
+    if (error instanceof PeerError) throw describePeerError(context, error);
+    throw error;
+  }
+  say(
+    `${context.plane}: checksum OK; it stops its work (HTTP, then its workers) and restores as it starts again; waiting`,
+  );
+  const poll = context.client(5_000)!;
+  const deadline = Date.now() + LIVE_RESTORE_WAIT_MS;
+  while (Date.now() < deadline) {
+    await sleep(500);
+    try {
+      const last = (await poll.request<BackupList>('GET', '/internal/v1/backups')).lastRestore;
+      if (last?.requestId === restore.requestId && last.state !== 'pending') return last;
+    } catch (error) {
+      if (!(error instanceof PeerError && (error.isUnreachable || error.status >= 500))) throw error;
+    }
+  }
+  throw new CommandError(
+    `${context.plane} did not come back within ${LIVE_RESTORE_WAIT_MS / 60_000} min: is it run by mic start or a process manager?`,
+  );
+}
+
+async function confirmLive(plane: string, yes: boolean): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY) throw new CommandError('restoring into the live database needs --yes outside a terminal');
+  const answer = await ask(
+    `This replaces ${plane}'s live database with the backup (the current one is kept aside). Type ${plane} to go on: `,
+  );
+  if (answer !== plane) throw new CommandError('cancelled');
+}
+
+/** Writes the restore to control's audit log (after it: restoring control replaces that log). */
+async function auditRestore(manifest: BackupManifest, keptAs: string[], by: string): Promise<void> {
+  const report = { plane: manifest.plane, backupId: manifest.id, backupCreatedAt: manifest.createdAt, keptAs, by };
+  await withControl(
+    (admin) =>
+      admin.audit.record({
+        actor: { type: 'cli', id: null, label: by },
+        action: 'backup.restore',
+        target: { type: 'plane', id: manifest.plane },
+        after: report,
+      }),
+    (control) => control.request('POST', '/internal/v1/backups/restores', report),
+  );
+}
+
+/** `mic restore <backup id | manifest> [--into <postgres URL | folder>] [--from-bucket] [--yes]` */
 export function restoreCommand(args: string[]): Promise<number> {
   return run('restore', async () => {
-    const { values, positionals } = parse(args, { into: { type: 'string' }, yes: { type: 'boolean', default: false } });
+    const { values, positionals } = parse(args, {
+      into: { type: 'string' },
+      yes: { type: 'boolean', default: false },
+      'from-bucket': { type: 'boolean', default: false },
+    });
     if (!positionals[0]) throw new CommandError('which backup? mic restore <backup id> (mic backup list shows them)');
-    const { manifest, folder, context } = await findBackup(positionals[0]);
+    const { manifest, folder, context } = await findBackup(positionals[0], values['from-bucket'] === true);
     const rows = Object.values(manifest.rowCounts).reduce((a, b) => a + b, 0);
     say(
       `${manifest.plane}: backup ${manifest.id} taken ${manifest.createdAt} (${manifest.kind}, ` +
@@ -323,8 +441,23 @@ export function restoreCommand(args: string[]): Promise<number> {
     } else {
       const running = await runningPlane(context);
       if (running) {
+        await confirmLive(manifest.plane, values.yes === true);
+        const by = `mic restore (${userInfo().username})`;
+        const outcome = await restoreRunningPlane(context, manifest, by);
+        if (outcome.state === 'failed') {
+          throw new CommandError(`${manifest.plane}: restore failed, the live data is unchanged: ${outcome.error}`);
+        }
+        // Control records its own restore once it is back; the engine's goes to control's log from here.
+        if (manifest.plane !== 'control') await auditRestore(manifest, outcome.keptAs, by);
+        say(`${manifest.plane}: restored while it ran, and recorded in the audit log; it is running again`);
+        if (outcome.keptAs.length)
+          say(`${manifest.plane}: once all is well, delete the previous copy: ${outcome.keptAs.join(', ')}`);
+        return 0;
+      }
+      const pending = await latestLiveRestore(folder);
+      if (pending?.state === 'pending') {
         throw new CommandError(
-          `${manifest.plane} runs${running.pid ? ` (pid ${running.pid})` : ''}: stop it (and every replica) first, so that no worker runs during the restore`,
+          `${manifest.plane} has a restore of ${pending.backupId} pending (asked by ${pending.requestedBy}), applied when it starts: start it, or delete ${join(folder, 'restore-pending.json')} to cancel it`,
         );
       }
       const sessions = context.database.url ? await planeSessions(context.database.url, context.database.schema) : 0;
@@ -336,14 +469,7 @@ export function restoreCommand(args: string[]): Promise<number> {
       target = context.database.url
         ? { kind: 'postgres', url: context.database.url, replace: true }
         : { kind: 'pglite', dir: context.database.dataDir, replace: true };
-      if (!values.yes) {
-        if (!process.stdin.isTTY)
-          throw new CommandError('restoring into the live database needs --yes outside a terminal');
-        const answer = await ask(
-          `This replaces ${manifest.plane}'s live database with the backup (the current one is kept aside). Type ${manifest.plane} to go on: `,
-        );
-        if (answer !== manifest.plane) throw new CommandError('cancelled');
-      }
+      await confirmLive(manifest.plane, values.yes === true);
     }
     let result;
     try {
@@ -360,24 +486,7 @@ export function restoreCommand(args: string[]): Promise<number> {
       throw new CommandError(`${manifest.plane}: restore failed, nothing was changed: ${(error as Error).message}`);
     }
     if (!into) {
-      const by = `mic restore (${userInfo().username})`;
-      const report = {
-        plane: manifest.plane,
-        backupId: manifest.id,
-        backupCreatedAt: manifest.createdAt,
-        keptAs: result.keptAs,
-        by,
-      };
-      await withControl(
-        (admin) =>
-          admin.audit.record({
-            actor: { type: 'cli', id: null, label: by },
-            action: 'backup.restore',
-            target: { type: 'plane', id: manifest.plane },
-            after: report,
-          }),
-        (control) => control.request('POST', '/internal/v1/backups/restores', report),
-      );
+      await auditRestore(manifest, result.keptAs, `mic restore (${userInfo().username})`);
       say(`${manifest.plane}: restored and recorded in the audit log; start MIC again (mic start)`);
       if (result.keptAs.length)
         say(`${manifest.plane}: once all is well, delete the previous copy: ${result.keptAs.join(', ')}`);

@@ -32,6 +32,24 @@ describe('GraphClient', () => {
     expect(requests.some((r) => r.url.includes('EAAsecret'))).toBe(false);
   });
 
+  it('posts to an edge with its defined parameters as a JSON body, and refuses other paths', async () => {
+    const { fetch, requests } = recordingFetch(200, '{"id":"17890"}');
+    const graph = new GraphClient({ baseUrl: 'https://graph.example', version: 'v22.0', fetch });
+    expect(await graph.post('1784/media', 't', { image_url: 'https://x/1.jpg', caption: undefined })).toEqual({
+      id: '17890',
+    });
+    expect(requests).toEqual([
+      expect.objectContaining({
+        method: 'POST',
+        url: 'https://graph.example/v22.0/1784/media',
+        body: { image_url: 'https://x/1.jpg' },
+      }),
+    ]);
+    await expect(graph.post('1784/../me/feed', 't', {})).rejects.toThrow(TypeError);
+    await expect(graph.post('1784', 't', {})).rejects.toThrow(TypeError);
+    expect(requests).toHaveLength(1);
+  });
+
   it('refuses object ids that could change the path, before any call', async () => {
     const { fetch, requests } = recordingFetch(200, '{"success":true}');
     const graph = new GraphClient({ fetch });

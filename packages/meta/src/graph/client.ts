@@ -51,6 +51,7 @@ export interface GraphClientOptions {
 const OBJECT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** `toGraphRequest`'s paths: `{phone-number-id}/messages`, `{page-id}/messages`. */
 const SEND_PATH = /^[A-Za-z0-9_-]{1,64}\/messages$/;
+const EDGE_PATH = /^[A-Za-z0-9_-]{1,64}\/[a-z_]{1,64}$/;
 
 /**
  * A small Graph API client. The token travels only in the `Authorization: Bearer` header, never in
@@ -103,6 +104,30 @@ export class GraphClient {
    */
   async send(path: string, body: object, token: string): Promise<unknown> {
     if (!SEND_PATH.test(path)) throw new TypeError('not a Graph send path');
+    return this.#call('POST', path, token, { body });
+  }
+
+  /**
+   * GETs a Graph object or edge (`{id}`, `{id}/{edge}`) with query parameters (`fields`, `after`,
+   * `limit`, …) and answers Meta's body as it came.
+   */
+  async get(path: string, token: string, query?: Record<string, string>): Promise<unknown> {
+    if (!/^[A-Za-z0-9_-]{1,64}(\/[a-z_]{1,64})?$/.test(path)) throw new TypeError('not a Graph object or edge path');
+    return this.#call('GET', path, token, { query });
+  }
+
+  /**
+   * POSTs to a Graph edge (`{id}/{edge}`: a page's feed, an Instagram account's media) with its
+   * parameters as a JSON body, and answers Meta's body as it came. Like `send`, a failure with
+   * `isOutcomeUnknown` may have acted.
+   */
+  async post(
+    path: string,
+    token: string,
+    params: Record<string, string | boolean | number | undefined>,
+  ): Promise<unknown> {
+    if (!EDGE_PATH.test(path)) throw new TypeError('not a Graph edge path');
+    const body = Object.fromEntries(Object.entries(params).filter(([, value]) => value !== undefined));
     return this.#call('POST', path, token, { body });
   }
 

@@ -1,7 +1,19 @@
 export { BackupKey } from './key.ts';
+export { BackupBucket, BackupBucketError, type BucketSettings } from './bucket.ts';
 export {
+  applyPendingRestore,
+  latestLiveRestore,
+  markLiveRestoreAudited,
+  RestorePendingError,
+  scheduleLiveRestore,
+  type LiveRestore,
+  type RestoreActor,
+} from './live-restore.ts';
+export {
+  BackupNotFoundError,
   listManifests,
   readManifest,
+  type BackupCopy,
   type BackupManifest,
   type BackupTrigger,
   type BackupVerification,
@@ -21,5 +33,12 @@ export {
   type RestoreTarget,
   type StepReporter,
 } from './service.ts';
-export { BACKUP_QUEUE, setUpPlaneBackups, type PlaneBackupOptions } from './plane.ts';
-export { backupFields, backupSettings } from './settings.ts';
+export {
+  BACKUP_QUEUE,
+  backupList,
+  requestLiveRestore,
+  restartedBy,
+  setUpPlaneBackups,
+  type PlaneBackupOptions,
+} from './plane.ts';
+export { backupFields, backupSettings, bucketSettings } from './settings.ts';

@@ -15,6 +15,19 @@ export interface BackupVerification {
   durationMs: number;
 }
 
+/** The backup's copy in the S3-compatible bucket; the local copy counts whatever happens to it. */
+export interface BackupCopy {
+  state: 'uploaded' | 'failed';
+  bucket: string;
+  key: string;
+  /** SHA-256 of the bytes uploaded, checked again when the copy is downloaded. */
+  sha256: string | null;
+  etag: string | null;
+  uploadedAt: string | null;
+  durationMs: number;
+  error: string | null;
+}
+
 /**
  * The manifest beside each backup file (`<id>.json`): what is inside, its checksum and how its
  * verification went. A failed attempt leaves a manifest too (no file), so health can say so.
@@ -42,9 +55,18 @@ export interface BackupManifest {
   /** Rows per `schema.table`, counted in the snapshot the dump was taken from. */
   rowCounts: Record<string, number>;
   verification: BackupVerification | null;
+  /** Null when no bucket is configured (or for a manifest written before buckets existed). */
+  copy: BackupCopy | null;
   durationMs: number;
   error: string | null;
   version: string;
+}
+
+export class BackupNotFoundError extends Error {
+  constructor(id: string, where: string) {
+    super(`no backup ${id} in ${where}`);
+    this.name = 'BackupNotFoundError';
+  }
 }
 
 export const BACKUP_FILE_SUFFIX = '.mic-backup';
@@ -66,11 +88,15 @@ export async function writeManifest(dir: string, manifest: BackupManifest): Prom
 }
 
 export async function readManifest(path: string): Promise<BackupManifest> {
-  const value = JSON.parse(await readFile(path, 'utf8')) as Partial<BackupManifest>;
+  return parseManifest(await readFile(path, 'utf8'), path);
+}
+
+export function parseManifest(text: string, where: string): BackupManifest {
+  const value = JSON.parse(text) as Partial<BackupManifest>;
   if (value.format !== 'mic-backup/1' || typeof value.id !== 'string') {
-    throw new Error(`${path} is not a MIC backup manifest`);
+    throw new Error(`${where} is not a MIC backup manifest`);
   }
-  return value as BackupManifest;
+  return { ...value, copy: value.copy ?? null } as BackupManifest;
 }
 
 /** Every manifest in `dir`, newest first; an unreadable one is skipped. */

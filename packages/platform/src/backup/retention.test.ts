@@ -1,6 +1,11 @@
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock/index.ts';
+import type { Database } from '../db/index.ts';
 import { DEFAULT_RETENTION, retainedBackups } from './retention.ts';
+import { PlaneBackups } from './service.ts';
 
 const day = (iso: string) => `${iso}T03:00:00.000Z`;
 
@@ -52,5 +57,58 @@ describe('retainedBackups', () => {
     }));
     const keep = retainedBackups(backups, new Date(day('2025-03-03')), { daily: 2, weekly: 0, monthly: 0 });
     expect([...keep].sort()).toEqual(['2025-03-02', '2025-03-03', '2025-03-09']);
+  });
+});
+
+describe('PlaneBackups.prune', () => {
+  it('a year of daily backup files, pruned after each by the clock, leaves the 20 the policy keeps', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'mic-retention-'));
+    try {
+      const clock = new ManualClock(day('2025-01-01'));
+      const backups = new PlaneBackups({
+        plane: 'control',
+        // prune() reads and deletes files only; it never touches the database.
+        database: { schema: 'control' } as Database,
+        settings: {
+          dir: root,
+          keyFile: join(root, 'backup.key'),
+          retention: DEFAULT_RETENTION,
+          isScheduled: true,
+          overdueAfterMs: 0,
+          pgTools: {},
+          keyLocations: [],
+        },
+        clock,
+        version: '1.0.0',
+      });
+      mkdirSync(backups.folder, { recursive: true });
+      while (clock.now() <= new Date(day('2025-12-31'))) {
+        const id = `control-${clock.now().toISOString().slice(0, 10).replaceAll('-', '')}T030000Z-000000`;
+        writeFileSync(join(backups.folder, `${id}.mic-backup`), 'x');
+        writeFileSync(
+          join(backups.folder, `${id}.json`),
+          JSON.stringify({
+            format: 'mic-backup/1',
+            id,
+            plane: 'control',
+            state: 'verified',
+            trigger: 'scheduled',
+            createdAt: clock.now().toISOString(),
+            file: `${id}.mic-backup`,
+          }),
+        );
+        await backups.prune();
+        clock.advance(86_400_000);
+      }
+      const left = readdirSync(backups.folder).sort();
+      expect(left.filter((f) => f.endsWith('.json'))).toHaveLength(20);
+      expect(left.filter((f) => f.endsWith('.mic-backup'))).toHaveLength(20);
+      expect(left).toContain('control-20250131T030000Z-000000.json');
+      expect(left).toContain('control-20251214T030000Z-000000.json');
+      expect(left).toContain('control-20251231T030000Z-000000.mic-backup');
+      expect(left).not.toContain('control-20251213T030000Z-000000.json');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -15,6 +15,13 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const HEADER_BYTES = MAGIC.length + IV_BYTES;
 
+export class BackupChecksumError extends Error {
+  constructor(file: string, expected: string, found: string) {
+    super(`${file} is damaged: its SHA-256 is ${found}, the manifest says ${expected}`);
+    this.name = 'BackupChecksumError';
+  }
+}
+
 export interface SealedFile {
   sizeBytes: number;
   /** SHA-256 of the whole file, hex. */

@@ -12,7 +12,9 @@ import { BackupKey } from './key.ts';
 import {
   BACKUP_FILE_SUFFIX,
   backupId,
+  BackupNotFoundError,
   listManifests,
+  readManifest,
   removeBackup,
   writeManifest,
   type BackupManifest,
@@ -30,7 +32,10 @@ import {
 } from './postgres.ts';
 import { retainedBackups, type RetentionPolicy } from './retention.ts';
 import { countRows } from './row-counts.ts';
-import { openSealedFile, readBlob, sealToFile, sha256File } from './sealed-file.ts';
+import { BackupChecksumError, openSealedFile, readBlob, sealToFile, sha256File } from './sealed-file.ts';
+import { BackupBucket, type BucketSettings } from './bucket.ts';
+
+export { BackupChecksumError, BackupNotFoundError };
 
 export interface BackupSettings {
   /** BACKUP_DIR: each plane writes into a folder of its own under it. */
@@ -43,17 +48,12 @@ export interface BackupSettings {
   pgTools: PgTools;
   /** Where the keys a restore needs are (the backup key, the engine's keyring), for the operator. */
   keyLocations: string[];
+  /** The S3-compatible bucket every verified backup is copied to; undefined: local copies only. */
+  bucket?: BucketSettings | undefined;
 }
 
 /** A progress line for the person waiting (`mic backup` prints one per step). */
 export type StepReporter = (line: string) => void;
-
-export class BackupChecksumError extends Error {
-  constructor(file: string, expected: string, found: string) {
-    super(`${file} is damaged: its SHA-256 is ${found}, the manifest says ${expected}`);
-    this.name = 'BackupChecksumError';
-  }
-}
 
 const KEYS_CONFIRMED_FILE = 'keys-confirmed.json';
 
@@ -222,6 +222,7 @@ export class PlaneBackups {
   readonly #clock: Clock;
   readonly #version: string;
   readonly #since: Date;
+  readonly bucket: BackupBucket | null;
 
   constructor(deps: { plane: string; database: Database; settings: BackupSettings; clock: Clock; version: string }) {
     this.plane = deps.plane;
@@ -231,6 +232,7 @@ export class PlaneBackups {
     this.#clock = deps.clock;
     this.#version = deps.version;
     this.#since = deps.clock.now();
+    this.bucket = deps.settings.bucket ? new BackupBucket(deps.settings.bucket) : null;
   }
 
   get schemas(): string[] {
@@ -239,6 +241,26 @@ export class PlaneBackups {
 
   list(): Promise<BackupManifest[]> {
     return listManifests(this.folder);
+  }
+
+  /**
+   * How the plane gets restarted to apply a restore into its live database: SIGTERM to itself, so
+   * it stops as on any shutdown; `mic start` (or the process manager) starts it again.
+   */
+  restartForRestore: () => void = () => {
+    process.kill(process.pid, 'SIGTERM');
+  };
+
+  /** Backup `id`'s manifest, downloaded with its file from the bucket when it is not here (any more). */
+  async manifest(id: string, onStep: StepReporter = () => {}): Promise<BackupManifest> {
+    if (!/^[a-z]+-[0-9TZ]+-[0-9a-f]+$/.test(id)) throw new BackupNotFoundError(id, this.folder);
+    const path = join(this.folder, `${id}.json`);
+    if (existsSync(path)) return readManifest(path);
+    if (!this.bucket) throw new BackupNotFoundError(id, this.folder);
+    onStep(`${this.plane}: fetching ${id} from ${this.bucket.location}`);
+    const manifest = await this.bucket.download(this.plane, id, this.folder);
+    onStep(`${this.plane}: fetched ${manifest.file} (${formatBytes(manifest.sizeBytes ?? 0)}), checksum OK`);
+    return manifest;
   }
 
   async take(options: {
@@ -272,6 +294,7 @@ export class PlaneBackups {
       keyId: '',
       rowCounts: {},
       verification: null,
+      copy: null,
       durationMs: 0,
       error: null,
       version: this.#version,
@@ -299,6 +322,8 @@ export class PlaneBackups {
       }
       manifest.state = 'verified';
       step(`${this.plane}: verified: every table has the rows the dump counted`);
+      if (this.bucket) manifest.copy = await this.#copyToBucket(manifest, step);
+      if (manifest.copy?.state === 'uploaded') await this.#retryFailedCopies(step);
     } catch (error) {
       manifest.error = (error as Error).message;
       manifest.file = null;
@@ -310,8 +335,49 @@ export class PlaneBackups {
     if (manifest.state === 'verified') {
       const pruned = await this.prune();
       step(`${this.plane}: retention: ${pruned.kept} kept, ${pruned.removed.length} removed`);
+      if (this.bucket) {
+        try {
+          const inBucket = await this.pruneBucket();
+          step(`${this.plane}: retention in the bucket: ${inBucket.kept} kept, ${inBucket.removed.length} removed`);
+        } catch (error) {
+          step(`${this.plane}: WARNING: retention in the bucket failed: ${this.bucket.describe(error)}`);
+        }
+      }
     }
     return manifest;
+  }
+
+  async #copyToBucket(manifest: BackupManifest, step: StepReporter): Promise<BackupManifest['copy']> {
+    const bucket = this.bucket!;
+    step(`${this.plane}: copying it to ${bucket.location}`);
+    const total = manifest.sizeBytes ?? 0;
+    let reported = 0;
+    const copy = await bucket.upload(this.folder, manifest, (sent) => {
+      // A line per quarter: enough to see a large upload move, few enough for a log.
+      const quarter = total ? Math.floor((sent / total) * 4) : 0;
+      if (quarter > reported && quarter < 4) {
+        reported = quarter;
+        step(`${this.plane}: uploaded ${formatBytes(sent)} of ${formatBytes(total)}`);
+      }
+    });
+    step(
+      copy.state === 'uploaded'
+        ? `${this.plane}: copied to ${bucket.location} as ${copy.key} (sha256 ${copy.sha256!.slice(0, 16)}…, ${copy.durationMs} ms)`
+        : `${this.plane}: WARNING: the copy to ${bucket.location} failed: ${copy.error}; the local copy is verified and counts`,
+    );
+    return copy;
+  }
+
+  /** Uploads again the retained backups whose copy failed before, now that the bucket answers. */
+  async #retryFailedCopies(step: StepReporter): Promise<void> {
+    for (const earlier of await this.list()) {
+      if (earlier.state !== 'verified' || earlier.copy?.state !== 'failed') continue;
+      if (!existsSync(join(this.folder, earlier.file!))) continue;
+      step(`${this.plane}: copying ${earlier.id} again, whose copy had failed`);
+      const copy = await this.bucket!.upload(this.folder, earlier);
+      await writeManifest(this.folder, { ...earlier, copy });
+      if (copy.state === 'failed') step(`${this.plane}: WARNING: ${earlier.id} still not copied: ${copy.error}`);
+    }
   }
 
   async #dump(path: string, key: BackupKey) {
@@ -378,6 +444,21 @@ export class PlaneBackups {
    */
   async prune(): Promise<{ kept: number; removed: string[] }> {
     const all = await this.list();
+    const removed = this.#beyondRetention(all);
+    for (const m of removed) await removeBackup(this.folder, m);
+    return { kept: all.length - removed.length, removed: removed.map((m) => m.id) };
+  }
+
+  /** The same retention for the copies in the bucket, judged from the bucket's own manifests. */
+  async pruneBucket(): Promise<{ kept: number; removed: string[] }> {
+    if (!this.bucket) return { kept: 0, removed: [] };
+    const all = await this.bucket.list(this.plane);
+    const removed = this.#beyondRetention(all);
+    for (const m of removed) await this.bucket.remove(m);
+    return { kept: all.length - removed.length, removed: removed.map((m) => m.id) };
+  }
+
+  #beyondRetention(all: BackupManifest[]): BackupManifest[] {
     const verified = all.filter((m) => m.state === 'verified');
     const keep = retainedBackups(
       verified.map((m) => ({ id: m.id, createdAt: new Date(m.createdAt) })),
@@ -387,17 +468,11 @@ export class PlaneBackups {
     const newest = verified[0]?.createdAt ?? '';
     // A backup taken by hand ("before the upgrade") outlives the newer ones of its day for the daily window.
     const manualSince = this.#clock.now().getTime() - this.settings.retention.daily * 86_400_000;
-    const removed: string[] = [];
-    for (const m of all) {
-      const isKept =
-        m.state === 'verified'
-          ? keep.has(m.id) || (m.trigger === 'manual' && new Date(m.createdAt).getTime() > manualSince)
-          : m.createdAt > newest;
-      if (isKept) continue;
-      await removeBackup(this.folder, m);
-      removed.push(m.id);
-    }
-    return { kept: all.length - removed.length, removed };
+    return all.filter((m) =>
+      m.state === 'verified'
+        ? !keep.has(m.id) && !(m.trigger === 'manual' && new Date(m.createdAt).getTime() > manualSince)
+        : m.createdAt <= newest,
+    );
   }
 
   /** `backups:latest` and `backups:keys`: warn (never fail) when a scheduled backup is overdue or failed, or the keys have no confirmed copy. */
@@ -405,7 +480,23 @@ export class PlaneBackups {
     return [
       { name: 'backups:latest', run: () => this.#latestObservation() },
       { name: 'backups:keys', run: () => this.#keysObservation() },
+      ...(this.bucket ? [{ name: 'backups:bucket', run: () => this.#bucketObservation() }] : []),
     ];
+  }
+
+  /** Warns while the newest verified backup has no good copy in the bucket; the local copy still counts. */
+  async #bucketObservation(): Promise<Observation> {
+    const base = { componentId: this.bucket!.location, componentType: 'datastore' } as const;
+    const latest = (await this.list()).find((m) => m.state === 'verified');
+    if (!latest?.copy) return { ...base, status: 'pass', ...(latest ? {} : { output: 'no backup yet' }) };
+    if (latest.copy.state === 'failed') {
+      return {
+        ...base,
+        status: 'warn',
+        output: `the copy of ${latest.id} to the bucket failed: ${latest.copy.error} (the local copy is verified; the next backup tries again)`,
+      };
+    }
+    return { ...base, status: 'pass', observedValue: latest.copy.uploadedAt, observedUnit: 'time' };
   }
 
   async #latestObservation(): Promise<Observation> {

@@ -14,7 +14,12 @@ const app = await createHttpServer({
 });
 app.post(
   '/things',
-  { schema: { body: Type.Object({ name: Type.String({ minLength: 1 }), count: Type.Integer() }) } },
+  {
+    schema: {
+      security: [{ bearer: [] }],
+      body: Type.Object({ name: Type.String({ minLength: 1 }), count: Type.Integer() }),
+    },
+  },
   async (req) => req.body,
 );
 app.get('/paused', async () => {
@@ -95,7 +100,9 @@ describe('problem details', () => {
   it('serves the OpenAPI document at /docs', async () => {
     const res = await app.inject({ method: 'GET', url: '/docs/json' });
     expect(res.statusCode).toBe(200);
-    expect(res.json<{ paths: Record<string, unknown> }>().paths).toHaveProperty('/things');
+    const doc = res.json<{ paths: Record<string, unknown>; components: { securitySchemes: object } }>();
+    expect(doc.paths).toHaveProperty('/things');
+    expect(doc.components.securitySchemes).toHaveProperty('bearer');
   });
 });
 

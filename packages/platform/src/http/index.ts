@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { PROBLEM_CONTENT_TYPE, Problem, problems } from './problems.ts';
 
 export { Problem, problems, PROBLEM_CONTENT_TYPE, type ProblemDetails } from './problems.ts';
+export { idempotencyKeyOf, requestHash } from './idempotency.ts';
 
 export type HttpServer = FastifyInstance<
   RawServerDefault,
@@ -171,6 +172,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     openapi: {
       openapi: '3.1.0',
       info: { title: options.title, version: options.version, description: options.description },
+      // Routes name `bearer` (instance engine tokens, service tokens); without it the document fails to build.
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });

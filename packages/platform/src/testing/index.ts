@@ -145,3 +145,4 @@ export async function startTestPlane<C>(plane: {
   };
 }
 export * from '../notify/testing.ts';
+export * from '../backup/bucket.testing.ts';

@@ -24,6 +24,17 @@ import {
   type StatusWebhook,
   type StatusWebhooksConfig,
 } from './statuses.ts';
+import {
+  GraphPublishing,
+  isPublishingEdge,
+  publishingEdgeOf,
+  readParams,
+  type PublishingEdge,
+  type PublishingOptions,
+} from './publishing.ts';
+import { MEDIA_DOWNLOAD_PATH, SandboxMedia, unsupportedRequest, type SandboxMediaInfo } from './media.ts';
+import { BusinessAccounts, MESSAGING_TIERS, isMessagingTier, type TemplateStatus } from './accounts.ts';
+import { sendWebhooks } from '../webhooks/send.ts';
 
 /**
  * The Graph API side of the sandbox: answers `POST|GET|DELETE /{version}/{id}/subscribed_apps` and
@@ -193,7 +204,7 @@ export interface GraphRead {
 }
 
 /** The Graph edges the sandbox answers. */
-export type GraphEdge = 'subscribed_apps' | 'messages';
+export type GraphEdge = 'subscribed_apps' | 'messages' | 'account' | 'media' | PublishingEdge;
 
 interface PendingFailure {
   remaining: number;
@@ -236,6 +247,8 @@ export interface GraphSandboxOptions {
   statusWebhooks?: StatusWebhooksConfig;
   /** The clock of the rate limits, in ms. Default Date.now. */
   now?: () => number;
+  /** Page posts and Instagram containers: container delays, the publishing limit (see `publishing`). */
+  publishing?: PublishingOptions;
 }
 
 const VERSION = /^v\d+\.\d+$/;
@@ -304,9 +317,13 @@ export class GraphSandbox {
   readonly #windows = new Map<string, SendWindow>();
   readonly #pairs = new Map<string, PairBuckets>();
   readonly #statuses = new StatusReporter();
+  readonly #media: SandboxMedia;
+  /** WhatsApp Business Accounts: templates, owner portfolios, messaging limits and the users reached. */
+  readonly accounts = new BusinessAccounts();
   readonly #ratePerSecond: number;
   readonly #pairRate: PairRate;
   readonly #now: () => number;
+  readonly #publishing: GraphPublishing;
   #statusWebhooks: StatusWebhooksConfig | null;
   #latencyMs: number;
   #lifetime = new AbortController();
@@ -318,6 +335,8 @@ export class GraphSandbox {
     this.#ratePerSecond = options.ratePerSecond ?? DEFAULT_RATE_PER_SECOND;
     this.#pairRate = options.pairRate ?? DEFAULT_PAIR_RATE;
     this.#now = options.now ?? Date.now;
+    this.#publishing = new GraphPublishing(options.publishing, this.#now);
+    this.#media = new SandboxMedia(() => this.#now());
     this.#latencyMs = options.latencyMs ?? 0;
     this.#statusWebhooks = options.statusWebhooks ?? null;
     for (const object of options.objects ?? []) this.addObject(object);
@@ -326,6 +345,11 @@ export class GraphSandbox {
         if (!res.headersSent) send(res, 400, graphError({ status: 400, code: 100, message: (error as Error).message }));
       });
     });
+  }
+
+  /** Page posts and Instagram publishing: what was published, containers, limits. */
+  get publishing(): GraphPublishing {
+    return this.#publishing;
   }
 
   /** The base URL to use as the Graph API's (`META_GRAPH_URL`). */
@@ -479,6 +503,21 @@ export class GraphSandbox {
     return this.#subscriptions.get(objectId) ?? null;
   }
 
+  /** Adds a media file as if a customer had sent it to the number `objectId` (its id goes in the webhook). */
+  addMedia(objectId: string, bytes: Uint8Array, mimeType: string, filename?: string): SandboxMediaInfo {
+    return this.#media.add(objectId, bytes, mimeType, filename);
+  }
+
+  /** The media files held (uploaded or added), optionally only one number's. */
+  media(filter: { objectId?: string } = {}): SandboxMediaInfo[] {
+    return this.#media.list(filter);
+  }
+
+  /** The bytes of a media file held. */
+  mediaContent(id: string): Buffer | undefined {
+    return this.#media.content(id);
+  }
+
   #takeFailure(objectId: string | null, edge: GraphEdge): GraphFailure | null {
     const index = this.#failures.findIndex(
       (f) => (f.objectId === undefined || f.objectId === objectId) && (f.edge === undefined || f.edge === edge),
@@ -494,11 +533,19 @@ export class GraphSandbox {
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const parts = url.pathname.split('/').filter(Boolean);
     if (parts[0] === '_sandbox') return this.#inspect(req, res, parts.slice(1));
+    if (`${url.pathname}/`.startsWith(MEDIA_DOWNLOAD_PATH)) {
+      const refused = this.#media.download(url, bearer(req, url), (id, t) => this.#objects.get(id)?.token === t, res);
+      if (refused) send(res, refused.status, refused.body);
+      return;
+    }
 
     const method = (req.method ?? 'GET').toUpperCase();
     // Meta takes an unversioned path too (its oldest available version).
     const version = parts[0] && VERSION.test(parts[0]) ? parts.shift()! : null;
-    const edge = parts.length === 2 && (parts[1] === 'subscribed_apps' || parts[1] === 'messages') ? parts[1] : null;
+    const edge =
+      parts.length === 2 && (parts[1] === 'subscribed_apps' || parts[1] === 'messages' || parts[1] === 'media')
+        ? parts[1]
+        : publishingEdgeOf(parts, (id) => this.#publishing.isContainer(id));
     const objectId = edge === null ? null : parts[0]!;
     const fieldsParam = url.searchParams.get('subscribed_fields');
     const fields =
@@ -531,6 +578,12 @@ export class GraphSandbox {
       res.destroy();
     };
 
+    if (method === 'GET' && parts.length >= 1 && ID.test(parts[0]!) && this.#isAccountRead(parts, url)) {
+      return this.#readAccount(req, url, parts, answer);
+    }
+    if (edge === null && parts.length === 1 && ID.test(parts[0]!) && (method === 'GET' || method === 'DELETE')) {
+      return this.#mediaObject(req, url, method, parts[0]!, answer);
+    }
     if (objectId === null || edge === null || !ID.test(objectId)) {
       return answer(400, graphError({ status: 400, code: 100, message: `Unknown path components: ${url.pathname}` }));
     }
@@ -559,8 +612,21 @@ export class GraphSandbox {
           message: `Unsupported ${method.toLowerCase()} request. Object with ID '${objectId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api`,
         }),
       );
+    if (isPublishingEdge(edge) && (edge !== 'media' || object?.kind === 'instagram-account')) {
+      const owned = object && object.token === token ? object : null;
+      const params = await readParams(req, url);
+      const result = this.#publishing.handle({ method, edge, objectId, object: owned, owners, params });
+      // An injected failure that still acts (`isSent`): published, but the answer fails or never comes.
+      if (failure && result.status === 200) return fail(failure);
+      return answer(result.status, result.body);
+    }
     if (!object || object.token !== token) return unsupported();
 
+    if (edge === 'media') {
+      if (method !== 'POST' || object.kind !== 'whatsapp-phone-number') return unsupported();
+      const uploaded = await this.#media.upload(req, object.id);
+      return answer(uploaded.status, uploaded.body);
+    }
     if (edge === 'messages') {
       const platform = SEND_PLATFORMS[object.kind];
       if (method !== 'POST' || platform === undefined) return unsupported();
@@ -608,6 +674,38 @@ export class GraphSandbox {
       });
     }
     return answer(400, graphError({ status: 400, code: 100, message: `Unsupported ${method} request.` }));
+  }
+
+  /**
+   * `GET|DELETE /{media-id}`: the token must be that of the number the media belongs to (Meta tells
+   * an unknown id and another business's apart by nothing: both are "Unsupported … request").
+   */
+  async #mediaObject(
+    req: IncomingMessage,
+    url: URL,
+    method: 'GET' | 'DELETE',
+    id: string,
+    answer: (status: number, body: unknown) => Promise<void>,
+  ): Promise<void> {
+    const token = bearer(req, url);
+    if (!token) {
+      return answer(
+        400,
+        graphError({ status: 400, code: 104, message: 'An access token is required to request this resource.' }),
+      );
+    }
+    if (![...this.#objects.values()].some((o) => o.token === token)) {
+      return answer(400, graphError(GRAPH_FAILURES['invalid-token']));
+    }
+    const owner = this.#media.ownerOf(id);
+    if (owner === undefined || this.#objects.get(owner)?.token !== token) {
+      const refused = unsupportedRequest(method, id);
+      return answer(refused.status, refused.body);
+    }
+    const phoneNumberId = url.searchParams.get('phone_number_id');
+    const done =
+      method === 'GET' ? this.#media.lookup(id, this.#url, phoneNumberId) : this.#media.remove(id, phoneNumberId);
+    return answer(done.status, done.body);
   }
 
   /**
@@ -664,6 +762,9 @@ export class GraphSandbox {
       body,
     };
     this.#sends.push(sent);
+    if (platform === 'whatsapp' && parsed.type === 'template') {
+      this.accounts.recordReach(object.businessAccountId, parsed.recipient, nowMs);
+    }
     if (this.#statusWebhooks) {
       const scope: StatusScope = {
         ...(object.businessAccountId === undefined ? {} : { businessAccountId: object.businessAccountId }),
@@ -674,6 +775,91 @@ export class GraphSandbox {
     }
     if (failure) return fail(failure);
     return answer(200, accepted.body);
+  }
+
+  #isAccountRead(parts: readonly string[], url: URL): boolean {
+    if (parts.length === 2) return parts[1] === 'message_templates';
+    const fields = url.searchParams.get('fields') ?? '';
+    return (
+      parts.length === 1 &&
+      (fields.includes('owner_business_info') || fields.includes('whatsapp_business_manager_messaging_limit'))
+    );
+  }
+
+  /** `GET /{waba-id}/message_templates` and `GET /{id}?fields=owner_business_info|whatsapp_business_manager_messaging_limit`. */
+  async #readAccount(
+    req: IncomingMessage,
+    url: URL,
+    parts: readonly string[],
+    answer: (status: number, body: unknown) => Promise<void>,
+  ): Promise<void> {
+    const token = bearer(req, url);
+    if (!token) {
+      return answer(
+        400,
+        graphError({ status: 400, code: 104, message: 'An access token is required to request this resource.' }),
+      );
+    }
+    const object = this.#objects.get(parts[0]!);
+    if (!object || object.token !== token) {
+      const known = [...this.#objects.values()].some((o) => o.token === token);
+      return answer(
+        400,
+        known
+          ? graphError({
+              status: 400,
+              code: 100,
+              subcode: 33,
+              type: 'GraphMethodException',
+              message: `Unsupported get request. Object with ID '${parts[0]}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`,
+            })
+          : graphError(GRAPH_FAILURES['invalid-token']),
+      );
+    }
+    if (object.isExpired) return answer(400, graphError(GRAPH_FAILURES['expired-token']));
+    const failure = this.#takeFailure(object.id, 'account');
+    if (failure) return answer(failure.status || 500, graphError(failure));
+    if (parts.length === 2) {
+      if (object.kind !== 'whatsapp-business-account') {
+        return answer(
+          400,
+          graphError({
+            status: 400,
+            code: 100,
+            message: '(#100) Tried accessing nonexisting field (message_templates)',
+          }),
+        );
+      }
+      return answer(200, this.accounts.templatePage(object.id, url.searchParams));
+    }
+    const fields = (url.searchParams.get('fields') ?? '').split(',').map((f) => f.trim());
+    const body = this.accounts.objectFields(object, fields);
+    return answer(200, body ?? { id: object.id });
+  }
+
+  /**
+   * Changes a template's status and posts Meta's `message_template_status_update` webhook to the
+   * status webhook URL (when one is set); answers the webhook's HTTP status (0: none posted).
+   */
+  async setTemplateStatus(
+    wabaId: string,
+    name: string,
+    language: string,
+    status: TemplateStatus,
+    reason?: string | null,
+  ): Promise<number> {
+    const body = this.accounts.setTemplateStatus(wabaId, name, language, status, {
+      nowMs: this.#now(),
+      ...(reason === undefined ? {} : { reason }),
+    });
+    if (!this.#statusWebhooks) return 0;
+    const report = await sendWebhooks({
+      url: this.#statusWebhooks.url,
+      appSecret: this.#statusWebhooks.appSecret,
+      bodies: [body],
+      retries: 2,
+    });
+    return report.results.at(-1)?.status ?? 0;
   }
 
   #takeDeliveryFailure(objectId: string): DeliveryFailure | undefined {
@@ -692,7 +878,9 @@ export class GraphSandbox {
    * `POST /_sandbox/delivery-failures` `{ count, failure, objectId? }`, `GET /_sandbox/subscriptions/{id}`,
    * `GET /_sandbox/sends[?objectId=]`, `DELETE /_sandbox/sends`, `GET /_sandbox/rates`,
    * `PUT /_sandbox/latency` `{ ms }`, `PUT|DELETE /_sandbox/status-webhooks` (the config),
-   * `GET /_sandbox/status-webhooks` (those posted).
+   * `GET /_sandbox/status-webhooks` (those posted), `PUT /_sandbox/portfolios/{id}` `{ tier?, accounts? }`,
+   * `POST /_sandbox/template-status` `{ wabaId, name, language, status }` (posts the webhook),
+   * `GET /_sandbox/media[?objectId=]`, `POST /_sandbox/media` `{ objectId, mimeType, base64, filename? }`.
    */
   async #inspect(req: IncomingMessage, res: ServerResponse, parts: string[]): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
@@ -738,12 +926,16 @@ export class GraphSandbox {
         if (typeof failure === 'string' && !isGraphFailureName(failure)) {
           return problem(400, `failure must be one of ${Object.keys(GRAPH_FAILURES).join(', ')} or an object`);
         }
-        if (body.edge !== undefined && body.edge !== 'messages' && body.edge !== 'subscribed_apps') {
-          return problem(400, 'edge must be messages or subscribed_apps');
+        if (
+          body.edge !== undefined &&
+          !['messages', 'subscribed_apps', 'media'].includes(body.edge) &&
+          !isPublishingEdge(body.edge)
+        ) {
+          return problem(400, 'edge must be messages, subscribed_apps or media');
         }
         this.failNext(body.count ?? 1, failure, {
           ...(body.objectId ? { objectId: body.objectId } : {}),
-          ...(body.edge ? { edge: body.edge } : {}),
+          ...(body.edge ? { edge: body.edge as GraphEdge } : {}),
           ...(typeof body.hangMs === 'number' ? { hangMs: body.hangMs } : {}),
         });
         return send(res, 200, { pending: this.#failures.reduce((n, f) => n + f.remaining, 0) });
@@ -766,6 +958,28 @@ export class GraphSandbox {
         return send(res, 200, { cleared: true });
       }
       if (resource === 'rates' && method === 'GET') return send(res, 200, this.sendRates());
+      if (resource === 'publishing') {
+        const body = method === 'PUT' ? await readJson(req) : undefined;
+        const result = this.#publishing.inspect(method, parts.slice(1), url, body);
+        return send(res, result.status, result.body);
+      }
+      if (resource === 'media' && method === 'GET') {
+        const objectId = url.searchParams.get('objectId');
+        return send(res, 200, this.media(objectId ? { objectId } : {}));
+      }
+      if (resource === 'media' && method === 'POST') {
+        const body = (await readJson(req)) as {
+          objectId?: string;
+          mimeType?: string;
+          base64?: string;
+          filename?: string;
+        };
+        if (typeof body.objectId !== 'string' || typeof body.mimeType !== 'string' || typeof body.base64 !== 'string') {
+          return problem(400, 'objectId, mimeType and base64 are required');
+        }
+        const bytes = Buffer.from(body.base64, 'base64');
+        return send(res, 200, this.addMedia(body.objectId, bytes, body.mimeType, body.filename));
+      }
       if (resource === 'latency' && method === 'PUT') {
         const body = (await readJson(req)) as { ms?: number };
         this.setLatency(body.ms ?? 0);
@@ -784,6 +998,28 @@ export class GraphSandbox {
         return send(res, 200, { cleared: true });
       }
       if (resource === 'status-webhooks' && method === 'GET') return send(res, 200, this.statusWebhooks());
+      if (resource === 'portfolios' && id && method === 'PUT') {
+        const body = (await readJson(req)) as { tier?: string; accounts?: string[] };
+        if (body.tier !== undefined && !isMessagingTier(body.tier)) {
+          return problem(400, `tier must be one of ${Object.keys(MESSAGING_TIERS).join(', ')}`);
+        }
+        for (const waba of body.accounts ?? []) this.accounts.setPortfolio(waba, id);
+        if (body.tier !== undefined) this.accounts.setTier(id, body.tier);
+        return send(res, 200, { id, tier: this.accounts.tierOf(id), reach: this.accounts.reach(id, this.#now()) });
+      }
+      if (resource === 'template-status' && method === 'POST') {
+        const body = (await readJson(req)) as { wabaId?: string; name?: string; language?: string; status?: string };
+        if (!body.wabaId || !body.name || !body.language || !body.status) {
+          return problem(400, 'wabaId, name, language and status are required');
+        }
+        const posted = await this.setTemplateStatus(
+          body.wabaId,
+          body.name,
+          body.language,
+          body.status as TemplateStatus,
+        );
+        return send(res, 200, { webhookStatus: posted });
+      }
       if (resource === 'subscriptions' && id && method === 'GET') {
         return send(res, 200, { objectId: id, subscription: this.subscription(id) });
       }

@@ -32,10 +32,15 @@ export const PERMISSIONS = {
   'billing.write': 'change plans and subscriptions, issue invoices, record payments',
   'crm.read': 'see companies, contacts, deals, notes and conversations',
   'crm.write': 'change companies, contacts, deals, notes and reply to conversations',
+  'publishing.read': "see the posts on the hub's own Facebook Page and Instagram account",
+  'publishing.write': "publish and cancel posts on the hub's own Facebook Page and Instagram account",
+  'marketing.read': "see the broadcasts on the hub's own WhatsApp numbers",
+  'marketing.write': "broadcast on the hub's own WhatsApp numbers to a list or a CRM segment, and pause or cancel",
   'system.read': 'see the system status: versions, database, queues',
   'backups.read': "see control's backups and their verification",
   'backups.create': "take a backup of control's database now",
   'backups.keys': 'confirm that the backup key and the engine keyring have a copy outside the machine',
+  'backups.restore': "restore a backup into a plane's live database (the plane restarts)",
 } as const satisfies Record<string, string>;
 
 export type Permission = keyof typeof PERMISSIONS;

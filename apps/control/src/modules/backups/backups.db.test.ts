@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ControlPublicKey, InstanceBackup, TakenBackup } from '@mic/contracts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { BackupList, ControlPublicKey, InstanceBackup, LiveRestore, TakenBackup } from '@mic/contracts';
 import { startNexusSim } from '@mic/nexus-sim';
 import {
   BACKUP_QUEUE,
@@ -199,5 +199,55 @@ describe(`control backups on ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite'}`, () =
     } finally {
       await sim.stop();
     }
+  });
+
+  it('restores into live control only when confirmed: answers 202, then control restarts to apply it', async () => {
+    const backup = (await control.app.backups!.list()).find((b) => b.state === 'verified')!;
+    const restart = vi.fn();
+    control.app.backups!.restartForRestore = restart;
+    const ask = (id: string, payload: object, headers = control.operator) =>
+      control.app.inject({ method: 'POST', url: `/v1/backups/${id}/restore`, headers, payload });
+
+    const support = await control.loginAs('support');
+    expect((await ask(backup.id, { confirm: 'control' }, support)).statusCode).toBe(403);
+    const unconfirmed = await ask(backup.id, { confirm: 'yes' });
+    expect(unconfirmed.statusCode).toBe(422);
+    expect(unconfirmed.json()).toMatchObject({ type: '/problems/restore-not-confirmed' });
+    expect((await ask('control-20200101T000000Z-abcdef', { confirm: 'control' })).json()).toMatchObject({
+      status: 404,
+      type: '/problems/backup-not-found',
+    });
+    expect(restart).not.toHaveBeenCalled();
+
+    const res = await ask(backup.id, { confirm: 'control' });
+    expect(res.statusCode).toBe(202);
+    const restore = res.json<LiveRestore>();
+    expect(restore).toMatchObject({ plane: 'control', backupId: backup.id, state: 'pending' });
+    expect(restore.requestedBy).toMatch(/@test\.invalid$/);
+    await eventually(async () => (restart.mock.calls.length === 1 ? true : undefined));
+
+    const again = await ask(backup.id, { confirm: 'control' });
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({ type: '/problems/restore-pending' });
+    const list = await control.app.inject({ method: 'GET', url: '/v1/backups', headers: control.operator });
+    expect(list.json<BackupList>().lastRestore).toMatchObject({ requestId: restore.requestId, state: 'pending' });
+    const audit = await control.app.inject({
+      method: 'GET',
+      url: '/v1/audit?action=backup.restore-requested',
+      headers: control.operator,
+    });
+    expect(JSON.stringify(audit.json())).toContain(restore.requestId);
+  });
+
+  it("answers 503 for a restore of the engine while the engine is unreachable, and asks for the engine's name", async () => {
+    const ask = (confirm: string) =>
+      control.app.inject({
+        method: 'POST',
+        url: '/v1/engine/backups/engine-20260101T030000Z-abcdef/restore',
+        headers: control.operator,
+        payload: { confirm },
+      });
+    expect((await ask('control')).statusCode).toBe(422);
+    expect((await ask('engine')).statusCode).toBe(503);
   });
 });

@@ -1,6 +1,31 @@
 import fp from 'fastify-plugin';
-import { setUpPlaneBackups, type HttpServer, type PlaneBackupOptions, type PlaneBackups } from '@mic/platform';
+import {
+  latestLiveRestore,
+  markLiveRestoreAudited,
+  setUpPlaneBackups,
+  type HttpServer,
+  type PlaneBackupOptions,
+  type PlaneBackups,
+} from '@mic/platform';
+import type { AuditActor } from '../audit/index.ts';
 import { registerBackupRoutes } from './routes.ts';
+
+/**
+ * A restore into control's live database replaced its audit log with the backup's: the outcome is
+ * recorded once control is back, on the restored log.
+ */
+async function auditAppliedRestore(app: HttpServer, backups: PlaneBackups): Promise<void> {
+  const restore = await latestLiveRestore(backups.folder);
+  if (!restore || restore.state === 'pending' || restore.isAudited) return;
+  const { actor, isAudited: _audited, attempts: _attempts, ...outcome } = restore;
+  await app.audit.record({
+    actor: (actor as AuditActor | null) ?? { type: 'system', id: null, label: restore.requestedBy },
+    action: 'backup.restore',
+    target: { type: 'plane', id: 'control' },
+    after: outcome,
+  });
+  await markLiveRestoreAudited(backups.folder);
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,8 +41,10 @@ declare module 'fastify' {
  */
 export default fp(
   async (app: HttpServer, options: PlaneBackupOptions) => {
-    app.decorate('backups', await setUpPlaneBackups(app, options));
+    const backups = await setUpPlaneBackups(app, options);
+    app.decorate('backups', backups);
     registerBackupRoutes(app);
+    if (backups) await auditAppliedRestore(app, backups);
   },
   { name: 'backups', dependencies: ['auth', 'audit', 'engine', 'instance-control'] },
 );

@@ -1,16 +1,28 @@
 import { Type } from 'typebox';
 import {
   BackupList,
+  BackupParams,
   InstanceBackup,
   InstanceCommandQuery,
   InstanceParams,
   KeysConfirmation,
+  LiveRestore,
+  RestoreLive,
   RestoreReport,
   TakeBackup,
   TakenBackup,
 } from '@mic/contracts';
-import { Problem, confirmKeys, peerProblem, type HttpServer, type PlaneBackups } from '@mic/platform';
-import { actorOf } from '../audit/index.ts';
+import {
+  Problem,
+  backupList,
+  confirmKeys,
+  peerProblem,
+  requestLiveRestore,
+  restartedBy,
+  type HttpServer,
+  type PlaneBackups,
+} from '@mic/platform';
+import { actorOf, type AuditActor } from '../audit/index.ts';
 import type { InstanceCommandRow } from '../instance-control/index.ts';
 
 const notConfigured = () =>
@@ -20,6 +32,20 @@ const notConfigured = () =>
     title: 'Backups are not configured',
     detail: 'the database is in memory and BACKUP_DIR is unset',
   });
+
+/** The operator typed the plane's name: a restore replaces that plane's live database. */
+function assertConfirmed(plane: string, confirm: string): void {
+  if (confirm !== plane) {
+    throw new Problem({
+      status: 422,
+      type: 'restore-not-confirmed',
+      title: 'The restore was not confirmed',
+      detail: `restoring replaces ${plane}'s live database: send { "confirm": "${plane}" } to go on`,
+    });
+  }
+}
+
+const restoreActor = (actor: AuditActor) => ({ type: actor.type, id: actor.id, label: actor.label });
 
 function instanceBackup(row: InstanceCommandRow): InstanceBackup {
   const result = row.result ?? {};
@@ -55,7 +81,86 @@ export function registerBackupRoutes(app: HttpServer): void {
         response: { 200: BackupList },
       },
     },
-    async () => ({ plane: app.plane, folder: backups().folder, backups: await backups().list() }),
+    () => backupList(backups()),
+  );
+  app.post(
+    '/v1/backups/:backupId/restore',
+    {
+      config: { permission: 'backups.restore' },
+      schema: {
+        tags,
+        summary: "Restore a backup into control's live database",
+        description:
+          'Answers 202; control then stops (HTTP first, then its workers, which finish or release their jobs), ' +
+          'restores the backup as it starts again under `mic start` (or its process manager), and resumes. What ' +
+          'was live is kept aside. The outcome is audited (`backup.restore`) once control is back, and shows in ' +
+          '`lastRestore` of `GET /v1/backups`.',
+        params: BackupParams,
+        body: RestoreLive,
+        response: { 202: LiveRestore },
+      },
+      onResponse: async (_req, reply) => {
+        if (reply.statusCode === 202) backups().restartForRestore();
+      },
+    },
+    async (req, reply) => {
+      assertConfirmed('control', req.body.confirm);
+      const actor = actorOf(req);
+      const restore = await requestLiveRestore(backups(), req.params.backupId, {
+        by: actor.label ?? actor.type,
+        actor: restoreActor(actor),
+        now: app.clock.now(),
+      });
+      // Recorded now in case control never comes back; the restore itself replaces this log with the
+      // backup's, and control records the outcome once it has restarted.
+      await app.audit.record({
+        actor,
+        action: 'backup.restore-requested',
+        target: { type: 'plane', id: 'control' },
+        after: { backupId: restore.backupId, requestId: restore.requestId },
+      });
+      req.log.warn({ backup: restore.backupId, restartedBy: restartedBy() }, 'restoring a backup: stopping');
+      void reply.status(202);
+      return restore;
+    },
+  );
+  app.post(
+    '/v1/engine/backups/:backupId/restore',
+    {
+      config: { permission: 'backups.restore' },
+      schema: {
+        tags,
+        summary: "Restore a backup into the engine's live database",
+        description:
+          'Asks the engine, which answers 202, stops (HTTP, then its workers), restores as it starts again and ' +
+          'resumes. Audited (`backup.restore`); the outcome shows in `lastRestore` of `GET /v1/engine/backups`.',
+        params: BackupParams,
+        body: RestoreLive,
+        response: { 202: LiveRestore },
+      },
+    },
+    async (req, reply) => {
+      assertConfirmed('engine', req.body.confirm);
+      const actor = actorOf(req);
+      let restore: LiveRestore;
+      try {
+        restore = await app.engine.request<LiveRestore>(
+          'POST',
+          `/internal/v1/backups/${encodeURIComponent(req.params.backupId)}/restore`,
+          { by: actor.label ?? actor.type, actor: restoreActor(actor) },
+        );
+      } catch (error) {
+        throw peerProblem(error, 'engine');
+      }
+      await app.audit.record({
+        actor,
+        action: 'backup.restore',
+        target: { type: 'plane', id: 'engine' },
+        after: restore,
+      });
+      void reply.status(202);
+      return restore;
+    },
   );
   app.get(
     '/v1/engine/backups',

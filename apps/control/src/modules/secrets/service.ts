@@ -21,7 +21,18 @@ export class ControlSecrets {
   }
 
   async put(ref: string, body: PutSecret): Promise<SecretRef> {
-    const info = await this.#call<SecretInfo>('PUT', `/internal/v1/secrets/${ref}`, body);
+    return this.#keep(await this.#call<SecretInfo>('PUT', `/internal/v1/secrets/${ref}`, body));
+  }
+
+  /**
+   * Records the reference of a secret the engine stored on another path (a channel's token, set
+   * with its connection), so `/v1/secrets` shows its fingerprint and last 4 too.
+   */
+  async refresh(ref: string): Promise<SecretRef> {
+    return this.#keep(await this.#call<SecretInfo>('GET', `/internal/v1/secrets/${ref}`));
+  }
+
+  async #keep(info: SecretInfo): Promise<SecretRef> {
     const row = {
       ref: info.ref,
       kind: info.kind,

@@ -306,6 +306,12 @@ export function registerTenantRoutes(app: HttpServer): void {
         { state: connection.state, error: describeError(connection) },
         actorOf(req),
       );
+      if (connection.tokenRef) {
+        // Only for showing the token's fingerprint and last 4: the channel is added either way.
+        await app.secretRefs.refresh(connection.tokenRef).catch((error: unknown) => {
+          req.log.warn({ err: error, ref: connection.tokenRef }, 'channel token reference not recorded');
+        });
+      }
       void reply.status(201);
       return serializeChannel(row);
     },

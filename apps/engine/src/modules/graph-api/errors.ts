@@ -66,3 +66,39 @@ export function graphFailureOf(error: unknown): GraphFailure {
   }
   return failure(500, 1, 'An unknown error occurred', undefined, true);
 }
+
+/**
+ * A media id the instance cannot see, unknown or another tenant's: Meta's answer for an object that
+ * does not exist or that the token has no access to, which tells the two apart by nothing.
+ */
+export const unknownObject = (method: string, objectId: string) => ({
+  status: 400,
+  body: graphErrorBody({
+    code: 100,
+    subcode: 33,
+    type: 'GraphMethodException',
+    message: `Unsupported ${method.toLowerCase()} request. Object with ID '${objectId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api`,
+  }),
+});
+
+/** A path the Graph-compatible API does not serve: Meta's "unknown path components". */
+export const unknownPath = (path: string) => failure(400, 2500, `Unknown path components: ${path}`);
+
+/** Meta did not answer (refused, reset, timed out): a temporary error the client retries. */
+export const metaUnreachable = () => failure(503, 2, 'Service temporarily unavailable', undefined, true);
+
+/** The channel has no Meta token in the engine's secret store (never connected, or disconnected). */
+export const channelNotConnected = (channelId: string) =>
+  failure(
+    403,
+    10,
+    '(#10) Application does not have permission for this action',
+    `the channel ${channelId} has no Meta access token in the engine`,
+  );
+
+/** Meta's media URL could not be fetched: WhatsApp's media download error. */
+export const mediaDownloadFailed = (details: string) => failure(400, 131052, '(#131052) Media download error', details);
+
+/** Meta answered a failure without a Graph error body. */
+export const unexpectedAnswer = (status: number) =>
+  failure(status, 1, 'An unknown error occurred', `Meta answered HTTP ${status} without an error body`);

@@ -4,7 +4,7 @@ import { Ingress } from './service.ts';
 import { MetaAppSecrets } from './app-secrets.ts';
 import { registerIngressRoutes } from './routes.ts';
 
-export { Ingress, type InboundEvent, type Receipt } from './service.ts';
+export { Ingress, type InboundEvent, type Receipt, type StoredListener } from './service.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -15,6 +15,9 @@ export interface Receipt {
 
 export type InboundEvent = typeof inboundEvents.$inferSelect;
 
+/** Told of newly stored events, routed or not, in the transaction that stores them. */
+export type StoredListener = (tx: Db, events: readonly InboundEvent[]) => Promise<void>;
+
 /** Webhooks stored in one transaction at most. */
 const MAX_BATCH = 100;
 
@@ -47,6 +50,7 @@ export class Ingress {
   readonly #clock: Clock;
   readonly #deliveries: Deliveries;
   readonly #pending: PendingWebhook[] = [];
+  readonly #storedListeners: StoredListener[] = [];
   #isFlushing = false;
 
   constructor(db: Db, routing: Routing, deliveries: Deliveries, clock: Clock) {
@@ -54,6 +58,11 @@ export class Ingress {
     this.#routing = routing;
     this.#deliveries = deliveries;
     this.#clock = clock;
+  }
+
+  /** Listens to newly stored events (Meta's template status updates, for one). */
+  onStored(listener: StoredListener): void {
+    this.#storedListeners.push(listener);
   }
 
   /**
@@ -148,6 +157,7 @@ export class Ingress {
       const fresh = new Set(events.length ? await this.#insert(db, batch, receipts, events) : []);
       if (!events.length) await this.#insertReceipts(db, batch, receipts);
       const inserted = events.filter((e) => fresh.has(e.id));
+      for (const listener of this.#storedListeners) await listener(db, inserted);
       // Deliveries and their jobs commit with the events: no event is stored without its delivery.
       await this.#deliveries.createFor(db, inserted.filter(isRouted));
       return batch.map((item, i) => {
@@ -161,7 +171,9 @@ export class Ingress {
       });
     };
     // Unrouted events only: one statement, atomic on its own.
-    return events.some((e) => e.routeState === 'routed') ? this.#db.transaction(store) : store(this.#db);
+    return events.some((e) => e.routeState === 'routed') || this.#storedListeners.length > 0
+      ? this.#db.transaction(store)
+      : store(this.#db);
   }
 
   /**

@@ -5,7 +5,15 @@ import { laneOf } from '../outbound/index.ts';
 import { registerMessageRoutes } from './routes.ts';
 import { Messages, type MessagesOptions } from './service.ts';
 
-export { Messages, laneCap, type GraphAnswer, type MessagesOptions } from './service.ts';
+export {
+  Messages,
+  laneCap,
+  type GraphAnswer,
+  type MessageBatch,
+  type MessagesOptions,
+  type OutboundListener,
+  type SendCheck,
+} from './service.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,24 +1,9 @@
 import { Type } from 'typebox';
 import { MessageParams, MessageStatus, SendAccepted } from '@mic/contracts';
-import { Problem, type HttpServer } from '@mic/platform';
+import { Problem, idempotencyKeyOf, type HttpServer } from '@mic/platform';
 import type { Messages } from './service.ts';
 
 const tags = ['instance API'];
-
-function idempotencyKey(value: string | string[] | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const key = Array.isArray(value) ? value[0] : value;
-  if (key === undefined || key.length < 1 || key.length > 255) {
-    throw new Problem({
-      status: 400,
-      type: 'validation',
-      title: 'The request is not valid',
-      detail: 'Idempotency-Key: must be 1 to 255 characters',
-      errors: [{ field: 'Idempotency-Key', message: 'must be 1 to 255 characters' }],
-    });
-  }
-  return key;
-}
 
 export function registerMessageRoutes(app: HttpServer, messages: Messages): void {
   app.post(
@@ -40,7 +25,7 @@ export function registerMessageRoutes(app: HttpServer, messages: Messages): void
       const accepted = await messages.accept(
         instanceId,
         req.body,
-        idempotencyKey(req.headers['idempotency-key']),
+        idempotencyKeyOf(req.headers['idempotency-key']),
         (platform) => app.assertInstanceMaySend(instanceId, platform),
       );
       void reply.status(202);

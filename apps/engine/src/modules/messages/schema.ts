@@ -41,6 +41,8 @@ export const outboundMessages = pgTable(
     /** Graph calls made for it. */
     attempts: integer('attempts').notNull().default(0),
     idempotencyKey: text('idempotency_key'),
+    /** The broadcast the message is part of (its events say so); null for a single send. */
+    broadcastId: uuid('broadcast_id'),
     /** SHA-256 of the validated request: a key reused with another body is refused. */
     requestHash: text('request_hash').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { and, asc, count, desc, eq, gte, inArray, isNotNull, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
@@ -20,8 +19,8 @@ import {
   type GraphClient,
   type GraphSendRequest,
 } from '@mic/meta';
-import { Problem, problems, type Clock, type Db, type Logger } from '@mic/platform';
-import { laneOf, type ClaimedItem, type Lanes, type SendOutcome } from '../outbound/index.ts';
+import { Problem, problems, requestHash, type Clock, type Db, type Logger } from '@mic/platform';
+import { laneOf, type ClaimedItem, type Lanes, type Priority, type SendOutcome } from '../outbound/index.ts';
 import type { RoutedEvent } from '../delivery/index.ts';
 import type { NewAlert } from '../reports/service.ts';
 import { outboundMessageEvents, outboundMessages } from './schema.ts';
@@ -60,23 +59,24 @@ export interface MessagesDeps {
 
 type MessageRow = typeof outboundMessages.$inferSelect;
 
-/** A request's hash, independent of the order of its keys. */
-function requestHash(request: SendMessageRequest): string {
-  const canonical = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(canonical);
-    if (value !== null && typeof value === 'object') {
-      return Object.fromEntries(
-        Object.entries(value)
-          .filter(([, v]) => v !== undefined)
-          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-          .map(([k, v]) => [k, canonical(v)]),
-      );
-    }
-    return value;
-  };
-  return createHash('sha256')
-    .update(JSON.stringify(canonical(request)))
-    .digest('hex');
+/** A check every send passes before it is queued (a template's approval and parameters): throws a Problem. */
+export type SendCheck = (instanceId: string, request: SendMessageRequest) => Promise<void>;
+
+/**
+ * Told of the outbound events of messages changing state, inside the transaction that records the
+ * change; answers more events to deliver with them.
+ */
+export type OutboundListener = (tx: Db, events: readonly RoutedEvent[]) => Promise<readonly RoutedEvent[]>;
+
+/** Messages queued together (a broadcast's batch): one request per recipient, in one transaction. */
+export interface MessageBatch {
+  instanceId: string;
+  tenantId: string;
+  priority: Priority;
+  /** The lane batch and the broadcast the messages belong to. */
+  broadcastId: string;
+  notBefore?: Date;
+  messages: readonly { id: string; request: SendMessageRequest }[];
 }
 
 /** Meta's answer to the Graph call that settled a message, as the Graph-compatible API returns it. */
@@ -111,6 +111,8 @@ function graphMessageError(error: GraphError): MessageError {
 export class Messages {
   readonly #deps: MessagesDeps;
   readonly #statuses: MessageStatuses;
+  readonly #checks: SendCheck[] = [];
+  readonly #listeners: OutboundListener[] = [];
 
   constructor(deps: MessagesDeps) {
     this.#deps = deps;
@@ -164,6 +166,7 @@ export class Messages {
       });
     }
     await assertMaySend(kind);
+    for (const check of this.#checks) await check(instanceId, request);
     const instance = snapshot?.instances.find((i) => i.id === instanceId);
     const tenant = snapshot?.tenants.find((t) => t.id === instance?.tenantId);
     if (!instance || !tenant) {
@@ -283,8 +286,132 @@ export class Messages {
    * Meta's statuses of sent messages in newly routed events (the delivery module's listener):
    * applied in the transaction that stores them; answers the outbound events to deliver with them.
    */
-  recordStatuses(tx: Db, events: readonly RoutedEvent[]): Promise<RoutedEvent[]> {
-    return this.#statuses.apply(tx, statusReportsOf(events));
+  async recordStatuses(tx: Db, events: readonly RoutedEvent[]): Promise<RoutedEvent[]> {
+    const outbound = await this.#statuses.apply(tx, statusReportsOf(events));
+    return [...outbound, ...(await this.#notify(tx, outbound))];
+  }
+
+  /** Adds a check that every send passes before it is queued (`POST /v1/messages`, the Graph-compatible API). */
+  addCheck(check: SendCheck): void {
+    this.#checks.push(check);
+  }
+
+  /** Listens to messages' state changes (their outbound events) in the transactions that record them. */
+  onOutboundEvents(listener: OutboundListener): void {
+    this.#listeners.push(listener);
+  }
+
+  async #notify(tx: Db, events: readonly RoutedEvent[]): Promise<RoutedEvent[]> {
+    if (events.length === 0) return [];
+    const more: RoutedEvent[] = [];
+    for (const listener of this.#listeners) more.push(...(await listener(tx, events)));
+    return more;
+  }
+
+  /**
+   * Queues already checked messages in the caller's transaction, in chunks (a broadcast's batch):
+   * each with its `queued` timeline entry and its lane item, under the batch's broadcast id.
+   */
+  async queueMany(tx: Db, batch: MessageBatch): Promise<void> {
+    if (batch.messages.length === 0) return;
+    const now = this.#deps.clock.now();
+    const CHUNK = 1_000;
+    for (let i = 0; i < batch.messages.length; i += CHUNK) {
+      const chunk = batch.messages.slice(i, i + CHUNK);
+      await tx.insert(outboundMessages).values(
+        chunk.map(({ id, request }) => ({
+          id,
+          instanceId: batch.instanceId,
+          tenantId: batch.tenantId,
+          channel: laneOf(request.channel.kind, request.channel.id),
+          recipient: request.to,
+          priority: batch.priority,
+          request,
+          state: 'queued',
+          attempts: 0,
+          requestHash: requestHash(request),
+          broadcastId: batch.broadcastId,
+          createdAt: now,
+          updatedAt: now,
+        })),
+      );
+      await tx
+        .insert(outboundMessageEvents)
+        .values(chunk.map(({ id }) => ({ messageId: id, state: 'queued', at: now })));
+    }
+    await this.#deps.lanes.enqueueMany(
+      tx,
+      batch.messages.map(({ id, request }) => ({
+        messageId: id,
+        lane: laneOf(request.channel.kind, request.channel.id),
+        priority: batch.priority,
+        recipient: request.to,
+        batch: batch.broadcastId,
+        ...(batch.notBefore ? { notBefore: batch.notBefore } : {}),
+      })),
+    );
+  }
+
+  /**
+   * Puts messages still queued back in their lanes (after their batch was withdrawn, a paused
+   * broadcast resuming); a message whose lane item is still there keeps it.
+   */
+  async requeue(tx: Db, ids: readonly string[], batch: string): Promise<void> {
+    if (ids.length === 0) return;
+    const rows = await tx
+      .select({
+        id: outboundMessages.id,
+        channel: outboundMessages.channel,
+        recipient: outboundMessages.recipient,
+        priority: outboundMessages.priority,
+      })
+      .from(outboundMessages)
+      .where(and(inArray(outboundMessages.id, [...ids]), eq(outboundMessages.state, 'queued')));
+    await this.#deps.lanes.enqueueMany(
+      tx,
+      rows.map((row) => ({
+        messageId: row.id,
+        lane: row.channel,
+        priority: row.priority as Priority,
+        recipient: row.recipient,
+        batch,
+      })),
+    );
+  }
+
+  /**
+   * Ends queued messages that will not be sent (their batch was cancelled and withdrawn from the
+   * lanes): failed with `error`, without an outbound event each (the caller reports them together).
+   */
+  async discard(tx: Db, ids: readonly string[], error: MessageError): Promise<void> {
+    if (ids.length === 0) return;
+    const now = this.#deps.clock.now();
+    for (let i = 0; i < ids.length; i += 1_000) {
+      const ended = await tx
+        .update(outboundMessages)
+        .set({ state: 'failed', updatedAt: now })
+        .where(and(inArray(outboundMessages.id, ids.slice(i, i + 1_000)), eq(outboundMessages.state, 'queued')))
+        .returning({ id: outboundMessages.id });
+      if (ended.length > 0) {
+        await tx
+          .insert(outboundMessageEvents)
+          .values(ended.map(({ id }) => ({ messageId: id, state: 'failed', at: now, error })));
+      }
+    }
+  }
+
+  /** Messages the tenant queued this calendar month (UTC), for its monthly quota. */
+  async usedThisMonth(tenantId: string): Promise<number> {
+    const [used] = await this.#deps.db
+      .select({ n: count() })
+      .from(outboundMessages)
+      .where(
+        and(
+          eq(outboundMessages.tenantId, tenantId),
+          gte(outboundMessages.createdAt, startOfUtcMonth(this.#deps.clock.now())),
+        ),
+      );
+    return used?.n ?? 0;
   }
 
   /** The message with its timeline, if it is the instance's. */
@@ -538,7 +665,10 @@ export class Messages {
           : state === 'failed' && extra.error
             ? { state, error: extra.error }
             : undefined;
-      if (outcome) await this.#deps.deliver(tx, await this.#statuses.settle(tx, row, outcome));
+      if (outcome) {
+        const events = await this.#statuses.settle(tx, row, outcome);
+        await this.#deps.deliver(tx, [...events, ...(await this.#notify(tx, events))]);
+      }
       return true;
     });
   }

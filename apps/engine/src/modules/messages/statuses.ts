@@ -21,7 +21,7 @@ export type StatusReport =
 /** What a message row needs to become an outbound event. */
 type Sent = Pick<
   typeof outboundMessages.$inferSelect,
-  'id' | 'instanceId' | 'tenantId' | 'channel' | 'recipient' | 'metaMessageId' | 'state'
+  'id' | 'instanceId' | 'tenantId' | 'channel' | 'recipient' | 'metaMessageId' | 'state' | 'broadcastId'
 >;
 
 /** An unmatched status is kept this long for its message's Graph answer to be stored. */
@@ -198,6 +198,7 @@ export class MessageStatuses {
       state,
       at: at.toISOString(),
       ...(error ? { error } : {}),
+      ...(row.broadcastId ? { broadcastId: row.broadcastId } : {}),
     };
     return {
       id: uuidv7(),

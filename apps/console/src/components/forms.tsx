@@ -1,0 +1,93 @@
+import { useState, type ComponentProps, type FormEvent, type ReactNode } from 'react';
+import { useTranslation } from 'react-i18next';
+import { errorText, Field, Notice } from './ui.tsx';
+
+/**
+ * Runs what a form or button asks of the API, keeping whether it is under way and, if it failed,
+ * the message to show. `describe` turns a failure into that message where a page knows better than
+ * the generic wording (a wrong password, an expired link).
+ */
+export function useSubmission() {
+  const { t } = useTranslation();
+  const [pending, setPending] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = async (work: () => Promise<void>, describe?: (caught: unknown) => string) => {
+    setPending(true);
+    setError(null);
+    try {
+      await work();
+    } catch (caught) {
+      setError(describe ? describe(caught) : errorText(caught, t));
+    } finally {
+      setPending(false);
+    }
+  };
+  /** An `onSubmit` handler that keeps the browser from posting the form itself. */
+  const submit = (work: () => Promise<void>, describe?: (caught: unknown) => string) => (event: FormEvent) => {
+    event.preventDefault();
+    void run(work, describe);
+  };
+  return { pending, error, setError, run, submit };
+}
+
+/** The form's main button: says the form is working, and cannot be pressed twice, while it is. */
+export function SubmitButton({
+  pending,
+  disabled,
+  children,
+}: {
+  pending: boolean;
+  disabled?: boolean;
+  children: ReactNode;
+}) {
+  const { t } = useTranslation();
+  return (
+    <button type="submit" className="primary" disabled={pending || disabled}>
+      {pending ? t('common.working') : children}
+    </button>
+  );
+}
+
+export function ErrorNotice({ error }: { error: string | null }) {
+  return error ? <Notice tone="error">{error}</Notice> : null;
+}
+
+/** The options of a select that picks one of a list of named things, optionally led by "all". */
+export function NamedOptions({
+  items,
+  allLabel,
+}: {
+  items: readonly { id: string; name: string }[];
+  allLabel?: string;
+}) {
+  return (
+    <>
+      {allLabel !== undefined ? <option value="">{allLabel}</option> : null}
+      {items.map((item) => (
+        <option key={item.id} value={item.id}>
+          {item.name}
+        </option>
+      ))}
+    </>
+  );
+}
+
+/** A labelled input whose value the page keeps; `onChange` gets the new text. */
+export function TextField({
+  label,
+  hint,
+  value,
+  onChange,
+  ...input
+}: Omit<ComponentProps<'input'>, 'value' | 'onChange'> & {
+  label: string;
+  hint?: string;
+  value: string | number;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <Field label={label} hint={hint}>
+      <input {...input} value={value} onChange={(event) => onChange(event.target.value)} />
+    </Field>
+  );
+}

@@ -1,0 +1,439 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { bodyGenerator, sendWebhooks } from '@mic/meta-sandbox';
+import { startNexusSim, type NexusSim } from '@mic/nexus-sim';
+import { eventually, freePort } from '@mic/platform/testing';
+import { totpCode } from '../../apps/control/src/modules/auth/index.ts';
+import {
+  ROOT,
+  controlCall,
+  micEnv,
+  operatorLogin,
+  runMic,
+  systemStatus,
+  waitForHealth,
+  type MicEnv,
+  type MicProcess,
+  type OperatorSession,
+} from '../e2e/harness.ts';
+import { HAS_CHROMIUM, SCREENSHOTS, SKIP_REASON, launchChromium, type Browser } from './chromium.ts';
+
+/**
+ * The operator console in a real browser against a real `mic start`: what an operator does and
+ * sees, in Spanish (the default) and English. Each main page leaves a screenshot in
+ * test-results/screenshots/.
+ */
+
+const APP_SECRET = 'console-browser-meta-app-secret';
+const PHONE = '100000000077';
+const TENANT = 'Panadería Browser';
+
+let env: MicEnv;
+let mic: MicProcess;
+let browser: Browser;
+let page: Page;
+let owner: OperatorSession;
+let sim: NexusSim | undefined;
+let simPort: number;
+let tenantUrl: string;
+/** Uncaught errors in the page: a console that throws fails the test that made it throw. */
+const pageErrors: string[] = [];
+
+/** A page of the console, through the main navigation as the operator goes there. */
+const go = (name: string) =>
+  page
+    .getByRole('navigation', { name: /Principal|Main/ })
+    .getByRole('link', { name })
+    .click();
+
+const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+/** A WhatsApp text from a customer to the tenant's number, as Meta posts it to the engine. */
+async function customerWrites(index: number): Promise<void> {
+  const report = await sendWebhooks({
+    url: `${mic.engineUrl}/meta/webhook`,
+    appSecret: APP_SECRET,
+    generator: (i) => bodyGenerator('whatsapp-text', { channelId: PHONE, customers: 1 })(i + index),
+    count: 1,
+  });
+  expect(report.summary.ok).toBe(1);
+}
+
+describe.skipIf(!HAS_CHROMIUM)(`the operator console in chromium${SKIP_REASON}`, () => {
+  beforeAll(async () => {
+    // What `npm start` does first: build the console when its build is missing or stale.
+    execFileSync(process.execPath, [join(ROOT, 'apps', 'console', 'ensure-built.ts')], { stdio: 'inherit' });
+    env = await micEnv({
+      META_APP_SECRET: APP_SECRET,
+      DELIVERY_RETRY_SCHEDULE: '0s,100ms,100ms',
+      BREAKER_THRESHOLD: '50',
+      QUEUE_POLLING_INTERVAL: '500ms',
+      REPORTS_FLUSH_INTERVAL: '500ms',
+      METRICS_SAMPLE_INTERVAL: '1s',
+      REPORTS_STATS_INTERVAL: '1s',
+    });
+    mic = runMic(['start'], env);
+    // Generous: on a busy 2-core machine the two planes' migrations alone can take half a minute.
+    try {
+      await waitForHealth(`${mic.engineUrl}/health`, 'pass', 150_000);
+      await waitForHealth(`${mic.controlUrl}/health/api`, 'pass', 30_000);
+    } catch (error) {
+      throw new Error(`mic start did not come up: ${(error as Error).message}\n${mic.output().slice(-3_000)}`, {
+        cause: error,
+      });
+    }
+    owner = await operatorLogin(mic, env);
+    simPort = await freePort();
+    browser = await launchChromium();
+    page = await browser.context.newPage();
+    page.on('pageerror', (error) => pageErrors.push(`${error.message}\n${error.stack ?? ''}`));
+  });
+
+  afterEach(async (context) => {
+    if (context.task.result?.state === 'fail') {
+      await page
+        .screenshot({ path: join(SCREENSHOTS, `failed-${context.task.name.slice(0, 40)}.png`) })
+        .catch(() => {});
+    }
+    expect(pageErrors.splice(0)).toEqual([]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await sim?.stop();
+    await mic?.stop(5_000);
+    await env?.cleanup();
+  });
+
+  it('sends a visitor to sign-in and signs the operator in, in Spanish by default', async () => {
+    await page.goto(`${mic.controlUrl}/tenants`);
+    await page.getByRole('heading', { name: 'Iniciar sesión' }).waitFor();
+    await shot('sign-in');
+    await page.getByLabel('Correo electrónico').fill(owner.email);
+    await page.getByLabel('Contraseña').fill('not-the-password');
+    await page.getByRole('button', { name: 'Entrar' }).click();
+    await page.getByText('Correo o contraseña incorrectos.').waitFor();
+    await page.getByLabel('Contraseña').fill(owner.password);
+    await page.getByRole('button', { name: 'Entrar' }).click();
+    // Back where the operator was going.
+    await page.getByRole('heading', { name: 'Clientes', level: 1 }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/tenants');
+  });
+
+  it('shows the health of every component on the overview', async () => {
+    await go('Resumen');
+    await page.getByRole('heading', { name: 'Componentes' }).waitFor();
+    for (const component of ['api', 'db', 'engine']) {
+      await expect
+        .poll(() => page.getByTestId(`health-${component}`).textContent(), { timeout: 15_000 })
+        .toContain('Correcto');
+    }
+    await page.getByText('No hay alertas abiertas.').waitFor();
+    await shot('overview');
+  });
+
+  it('creates a tenant with an instance (credentials shown once) and a channel (token write-only)', async () => {
+    await go('Clientes');
+    await page.getByRole('heading', { name: 'Clientes', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'Nuevo cliente' }).click();
+    await page.getByLabel('Nombre').fill(TENANT);
+    await page.getByRole('button', { name: 'Crear cliente' }).click();
+    await page.getByRole('heading', { name: TENANT, level: 1 }).waitFor();
+    tenantUrl = page.url();
+    await page.getByText('Este cliente aún no tiene instancias.').waitFor();
+
+    await page.getByLabel('Nombre', { exact: true }).fill('Sucursal Centro');
+    await page.getByLabel('URL de entrega (webhook)').fill(`http://127.0.0.1:${simPort}/hooks/mic`);
+    await page.getByRole('button', { name: 'Crear instancia' }).click();
+    await page.getByText('Instancia Sucursal Centro creada.').waitFor();
+    const signingSecret = (await page.locator('dd code.secret').nth(1).textContent()) ?? '';
+    expect(signingSecret).toMatch(/^whsec_/);
+    // The instance the engine will deliver to, holding the secret the console showed once.
+    sim = await startNexusSim({ port: simPort, secrets: [signingSecret] });
+
+    const token = `EAAG-browser-${PHONE}`;
+    env.graph.addObject({ id: `waba${PHONE}`, kind: 'whatsapp-business-account', token });
+    env.graph.addObject({ id: PHONE, kind: 'whatsapp-phone-number', token });
+    await page.getByLabel('Id del número de teléfono').fill(PHONE);
+    await page.getByLabel('Id de la cuenta de WhatsApp Business').fill(`waba${PHONE}`);
+    await page.getByLabel('Token de acceso').fill(token);
+    await page.getByRole('button', { name: 'Conectar', exact: true }).click();
+    await page
+      .getByTestId('action-result')
+      .filter({ hasText: `Canal ${PHONE} conectado (estado: Conectado).` })
+      .waitFor();
+    // The form forgot the token; the table shows only its fingerprint and last 4.
+    expect(await page.getByLabel('Token de acceso').inputValue()).toBe('');
+    const row = page.getByRole('row').filter({ hasText: PHONE });
+    await expect.poll(() => row.textContent()).toContain(`termina en ${token.slice(-4)}`);
+    expect(await page.content()).not.toContain(token);
+    await shot('tenant');
+
+    await go('Clientes');
+    await page.getByLabel('Buscar').fill('panadería');
+    await page.getByRole('link', { name: TENANT }).waitFor();
+    await page.getByLabel('Estado').selectOption('paused');
+    await page.getByText('Ningún cliente coincide con la búsqueda.').waitFor();
+    await page.getByLabel('Estado').selectOption('');
+    await shot('tenants');
+  });
+
+  it('counts a message from Meta on the overview once the instance has it', async () => {
+    // The engine routes the number once it runs control's new configuration.
+    await eventually(async () => {
+      await customerWrites(0);
+      return sim!.received().length > 0 ? true : undefined;
+    }, 20_000);
+    await go('Resumen');
+    await expect
+      .poll(
+        async () => Number((await page.locator('[data-metric="events.received"]').textContent())?.replace(/\D/g, '')),
+        {
+          timeout: 20_000,
+          interval: 1_000,
+        },
+      )
+      .toBeGreaterThanOrEqual(1);
+  });
+
+  it('pauses and resumes the instance after a confirmation that names the tenant', async () => {
+    await page.goto(tenantUrl);
+    const row = page.getByRole('row').filter({ hasText: 'Sucursal Centro' });
+    await row.getByRole('button', { name: 'Pausar' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('heading', { name: `¿Pausar Sucursal Centro de ${TENANT}?` }).waitFor();
+    await dialog.getByLabel('Motivo (queda en la auditoría)').fill('prueba del navegador');
+    await dialog.getByRole('button', { name: 'Pausar instancia' }).click();
+    await page
+      .getByTestId('action-result')
+      .filter({ hasText: `Sucursal Centro de ${TENANT} está en pausa` })
+      .waitFor();
+    await row.getByText('En pausa').first().waitFor();
+
+    await row.getByRole('button', { name: 'Reanudar' }).click();
+    await dialog.getByLabel('Motivo (queda en la auditoría)').fill('fin de la prueba');
+    await dialog.getByRole('button', { name: 'Reanudar instancia' }).click();
+    await page
+      .getByTestId('action-result')
+      .filter({ hasText: `Sucursal Centro de ${TENANT} se reanudó` })
+      .waitFor();
+    await row.getByText('Activa').waitFor();
+  });
+
+  it('inspects a dead letter and replays it to the instance', async () => {
+    sim!.setMode({ mode: 'fail-500' });
+    const before = sim!.received().length;
+    await customerWrites(1);
+    await go('Entregas');
+    const row = page.getByRole('row').filter({ hasText: 'whatsapp.message.received' });
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Actualizar' }).click();
+          return row.count();
+        },
+        { timeout: 20_000, interval: 500 },
+      )
+      .toBe(1);
+    await row.getByRole('button', { name: 'Inspeccionar' }).click();
+    await expect.poll(() => page.getByTestId('payload').textContent()).toContain('"type": "whatsapp.message.received"');
+    await shot('deliveries');
+
+    sim!.setMode({ mode: 'ok' });
+    await row.getByRole('checkbox').check();
+    await page.getByRole('button', { name: 'Reenviar 1 seleccionada' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Reenviar' }).click();
+    await page.getByTestId('replay-result').filter({ hasText: '1 entrega vuelve a la cola.' }).waitFor();
+    await sim!.waitFor((received) => received.slice(before).some((d) => d.status === 204), 15_000);
+    await page.getByText('No hay entregas fallidas. Todo se entregó.').waitFor();
+  });
+
+  it('issues an invoice and downloads its PDF', async () => {
+    await go('Facturación');
+    await page.getByText('No hay facturas con estos filtros.').waitFor();
+    await page.getByRole('button', { name: 'Nueva factura' }).click();
+    const form = page.getByRole('form', { name: 'Nueva factura' });
+    await form.getByLabel('Cliente').selectOption({ label: TENANT });
+    await page.getByLabel('Correo de facturación').fill('facturas@panaderia.example');
+    await page.getByLabel('Descripción').fill('Implantación');
+    // es-MX writes numbers as 1,500.50; the form reads them the way the operator's language does.
+    await page.getByLabel('Precio unitario (MXN)').fill('1500.50');
+    await page.getByRole('button', { name: 'Crear borrador' }).click();
+    await page.getByTestId('billing-result').filter({ hasText: 'Borrador de factura' }).waitFor();
+    await page.getByRole('button', { name: 'Emitir', exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText(TENANT).waitFor();
+    await dialog.getByRole('button', { name: 'Emitir factura' }).click();
+    const result = page.getByTestId('billing-result').filter({ hasText: 'emitida' });
+    await result.waitFor();
+    const issued = (await result.textContent()) ?? '';
+    const number = /Factura (\S+) de/.exec(issued)?.[1] ?? '';
+    expect(number).not.toBe('');
+    const row = page.getByRole('row').filter({ hasText: number });
+    await row.getByText('Emitida').waitFor();
+    await shot('billing');
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      row.getByRole('link', { name: 'Descargar PDF' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe(`${number}.pdf`);
+    const file = await download.path();
+    expect(readFileSync(file).subarray(0, 5).toString()).toBe('%PDF-');
+
+    await page.getByRole('tab', { name: 'Informes' }).click();
+    const month = new Date().toISOString().slice(0, 7);
+    const revenue = page.getByRole('row').filter({ hasText: month });
+    await revenue.waitFor();
+    expect(await revenue.locator('td').nth(1).textContent()).toBe('$1,500.50');
+    const [csv] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Exportar facturas (CSV)' }).click(),
+    ]);
+    expect(readFileSync(await csv.path(), 'utf8')).toContain(number);
+    await shot('billing-reports');
+    await page.getByRole('tab', { name: 'Facturas' }).click();
+  });
+
+  it('switches to English and back, dates and money included', async () => {
+    await page.getByTestId('language').selectOption('en');
+    await page.getByRole('link', { name: 'Tenants' }).waitFor();
+    await page.getByRole('heading', { name: 'Billing', level: 1 }).waitFor();
+    await page.getByRole('columnheader', { name: 'Balance' }).waitFor();
+    const invoice = page.getByRole('row').filter({ hasText: 'Issued' });
+    // 1,500.50 plus 16 % tax; en-US names the peso MX$, es-MX just $.
+    expect(await invoice.locator('td.num').first().textContent()).toBe('MX$1,740.58');
+    const issuedOn = new Intl.DateTimeFormat('en-US', { dateStyle: 'medium' }).format(new Date());
+    await invoice.getByText(issuedOn).first().waitFor();
+    // The choice survives a reload.
+    await page.reload();
+    await page.getByRole('link', { name: 'Tenants' }).waitFor();
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+    await page.getByTestId('language').selectOption('es');
+    await page.getByRole('link', { name: 'Clientes' }).waitFor();
+    const emitida = page.getByRole('row').filter({ hasText: 'Emitida' });
+    expect(await emitida.locator('td.num').first().textContent()).toBe('$1,740.58');
+    const emitidaOn = new Intl.DateTimeFormat('es-MX', { dateStyle: 'medium' }).format(new Date());
+    await emitida.getByText(emitidaOn).first().waitFor();
+    expect(await page.locator('html').getAttribute('lang')).toBe('es');
+  });
+
+  it('moves a deal between stages by dragging it on the CRM board', async () => {
+    const company = await controlCall<{ id: string }>(mic, owner, 'POST', '/v1/crm/companies', { name: 'Café Kanban' });
+    const stages = await controlCall<{ id: string; name: string; position: number }[]>(
+      mic,
+      owner,
+      'GET',
+      '/v1/crm/pipeline/stages',
+    );
+    const [first, second] = [...stages.body].sort((a, b) => a.position - b.position);
+    const deal = await controlCall<{ id: string }>(mic, owner, 'POST', '/v1/crm/deals', {
+      title: 'Plan anual Kanban',
+      companyId: company.body.id,
+      stageId: first!.id,
+      value: { amountMinor: 1_200_000, currency: 'MXN' },
+    });
+    expect(deal.status).toBe(201);
+
+    await go('CRM');
+    const card = page.locator('li.deal', { hasText: 'Plan anual Kanban' });
+    await page.locator(`section[data-stage="${first!.name}"]`).locator(card).waitFor();
+    await card.dragTo(page.locator(`section[data-stage="${second!.name}"]`));
+    await page.locator(`section[data-stage="${second!.name}"]`).locator(card).waitFor();
+    await expect
+      .poll(
+        async () =>
+          (await controlCall<{ stageId: string }>(mic, owner, 'GET', `/v1/crm/deals/${deal.body.id}`)).body.stageId,
+      )
+      .toBe(second!.id);
+    await shot('crm');
+    await page.getByRole('tab', { name: 'Conversaciones' }).click();
+    await page.getByText('Aún no hay conversaciones en los canales del hub.').waitFor();
+  });
+
+  it('screenshots the settings page and verifies the audit chain', async () => {
+    await go('Ajustes');
+    await page.getByRole('button', { name: 'Verificar la cadena' }).click();
+    await page.getByText(/La cadena de auditoría está íntegra/).waitFor();
+    await shot('settings');
+  });
+
+  it('fits a tablet screen without sideways scrolling', async () => {
+    await page.setViewportSize({ width: 768, height: 1024 });
+    try {
+      for (const [link, name] of [
+        ['Resumen', 'overview-tablet'],
+        ['Clientes', 'tenants-tablet'],
+        ['Facturación', 'billing-tablet'],
+      ] as const) {
+        await go(link);
+        await page.getByRole('heading', { level: 1 }).waitFor();
+        await page
+          .locator('.state-loading')
+          .first()
+          .waitFor({ state: 'detached' })
+          .catch(() => {});
+        expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), link).toBe(true);
+        await shot(name);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
+
+  it('says plainly that the engine is down while CRM and billing keep working', async () => {
+    const { pid } = await systemStatus(mic, 'engine');
+    // Frozen rather than killed, so the supervisor's restart cannot end the outage before it is seen.
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await go('Resumen');
+      await page.getByText('El motor no responde.').waitFor({ timeout: 20_000 });
+      await expect.poll(() => page.getByTestId('health-engine').textContent()).toContain('Falla');
+      expect(await page.getByTestId('health-api').textContent()).toContain('Correcto');
+      await shot('overview-engine-down');
+      await go('CRM');
+      await page.locator('.board, .state-empty').first().waitFor();
+      expect(await page.getByRole('alert').count()).toBe(0);
+      await go('Facturación');
+      await page.getByRole('row').filter({ hasText: 'Emitida' }).first().waitFor();
+      expect(await page.getByRole('alert').count()).toBe(0);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+  });
+
+  it('sends an operator whose session ended back to sign-in with a message', async () => {
+    await browser.context.clearCookies();
+    await go('Clientes');
+    await page.getByText('Tu sesión terminó. Inicia sesión de nuevo para continuar.').waitFor();
+    await page.getByRole('heading', { name: 'Iniciar sesión' }).waitFor();
+  });
+
+  it('enrols a second factor and then asks for it at sign-in', async () => {
+    await page.getByLabel('Correo electrónico').fill(owner.email);
+    await page.getByLabel('Contraseña').fill(owner.password);
+    await page.getByRole('button', { name: 'Entrar' }).click();
+    await go('Ajustes');
+    await page.getByRole('button', { name: 'Activar segundo factor' }).click();
+    const secret = (await page.getByText('O escribe esta clave:').locator('code').textContent()) ?? '';
+    await page.getByLabel('Código').fill(totpCode(secret, new Date()));
+    await page.getByRole('button', { name: 'Confirmar' }).click();
+    await page.getByText(/Segundo factor activo/).waitFor();
+    const recoveryCode = (await page.locator('ul.codes code').first().textContent()) ?? '';
+    expect(recoveryCode).not.toBe('');
+
+    await page.getByRole('button', { name: 'Cerrar sesión' }).click();
+    await page.getByLabel('Correo electrónico').fill(owner.email);
+    await page.getByLabel('Contraseña').fill(owner.password);
+    await page.getByRole('button', { name: 'Entrar' }).click();
+    await page.getByRole('heading', { name: 'Segundo factor' }).waitFor();
+    // The TOTP code just used is spent; a recovery code works once instead.
+    await page.getByRole('button', { name: 'Usar un código de recuperación' }).click();
+    await page.getByLabel('Código de recuperación').fill(recoveryCode);
+    await page.getByRole('button', { name: 'Verificar' }).click();
+    await page.getByRole('heading', { name: 'Resumen', level: 1 }).waitFor();
+  });
+});
