@@ -3,6 +3,7 @@ import { useTranslation } from 'react-i18next';
 import { changeLanguage, LANGUAGES, type Language } from './i18n/index.ts';
 import { useSession } from './session.tsx';
 import { PageErrorBoundary } from './components/error-boundary.tsx';
+import { Options } from './components/forms.tsx';
 
 const NAV = [
   { to: '/', key: 'nav.overview', end: true },
@@ -23,11 +24,7 @@ export function LanguageSwitch() {
         onChange={(event) => void changeLanguage(event.target.value as Language)}
         data-testid="language"
       >
-        {LANGUAGES.map((language) => (
-          <option key={language} value={language}>
-            {t(`language.${language}`)}
-          </option>
-        ))}
+        <Options items={LANGUAGES} value={(language) => language} label={(language) => t(`language.${language}`)} />
       </select>
     </label>
   );

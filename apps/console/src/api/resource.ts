@@ -52,25 +52,3 @@ export function useResource<T>(
   if (state.loading && state.data === undefined) return { state: 'loading', data: undefined, error: undefined, reload };
   return { state: 'ready', data: state.data as T, error: undefined, reload };
 }
-
-/** Runs an action (a POST, a PATCH) and keeps its progress, result and error for the page to show. */
-export function useAction<A extends unknown[], R>(action: (...args: A) => Promise<R>) {
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<ApiError | undefined>(undefined);
-  const run = useCallback(
-    async (...args: A): Promise<R | undefined> => {
-      setPending(true);
-      setError(undefined);
-      try {
-        return await action(...args);
-      } catch (caught) {
-        setError(asApiError(caught));
-        return undefined;
-      } finally {
-        setPending(false);
-      }
-    },
-    [action],
-  );
-  return { run, pending, error, clearError: () => setError(undefined) };
-}

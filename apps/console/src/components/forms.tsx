@@ -52,7 +52,31 @@ export function ErrorNotice({ error }: { error: string | null }) {
   return error ? <Notice tone="error">{error}</Notice> : null;
 }
 
-/** The options of a select that picks one of a list of named things, optionally led by "all". */
+/** The options of a select, optionally led by an empty "all" choice. */
+export function Options<T>({
+  items,
+  value,
+  label,
+  allLabel,
+}: {
+  items: readonly T[];
+  value: (item: T) => string;
+  label: (item: T) => string;
+  allLabel?: string | undefined;
+}) {
+  return (
+    <>
+      {allLabel !== undefined ? <option value="">{allLabel}</option> : null}
+      {items.map((item) => (
+        <option key={value(item)} value={value(item)}>
+          {label(item)}
+        </option>
+      ))}
+    </>
+  );
+}
+
+/** Options that pick one of a list of named things by id. */
 export function NamedOptions({
   items,
   allLabel,
@@ -60,16 +84,7 @@ export function NamedOptions({
   items: readonly { id: string; name: string }[];
   allLabel?: string;
 }) {
-  return (
-    <>
-      {allLabel !== undefined ? <option value="">{allLabel}</option> : null}
-      {items.map((item) => (
-        <option key={item.id} value={item.id}>
-          {item.name}
-        </option>
-      ))}
-    </>
-  );
+  return <Options items={items} value={(item) => item.id} label={(item) => item.name} allLabel={allLabel} />;
 }
 
 /** A labelled input whose value the page keeps; `onChange` gets the new text. */

@@ -1,13 +1,13 @@
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { Invoice, InvoiceStatus, Tenant } from '@mic/contracts';
+import type { Invoice, InvoiceStatus, Payment, Plan, RevenueReport, Tenant } from '@mic/contracts';
 import { ApiError } from '../api/client.ts';
 import { billing, tenants } from '../api/admin.ts';
 import { useResource } from '../api/resource.ts';
 import { LineChart } from '../components/chart.tsx';
-import { ErrorNotice, NamedOptions, SubmitButton, TextField, useSubmission } from '../components/forms.tsx';
-import { DataTable } from '../components/table.tsx';
-import { Tabs } from '../components/tabs.tsx';
+import { ErrorNotice, NamedOptions, Options, SubmitButton, TextField, useSubmission } from '../components/forms.tsx';
+import { DataTable, ResourceTable, type Column } from '../components/table.tsx';
+import { TabbedPage } from '../components/tabs.tsx';
 import {
   Badge,
   ClosablePanel,
@@ -18,13 +18,12 @@ import {
   Loaded,
   Notice,
   OutcomeNotice,
-  PageHeader,
   type Outcome,
   type Tone,
 } from '../components/ui.tsx';
-import { useFormat } from '../format.ts';
+import { useFormat, type Formatters } from '../format.ts';
 import { currentLanguage } from '../i18n/index.ts';
-import { useQueryParams, useTabParam } from '../search-params.ts';
+import { useQueryParams } from '../search-params.ts';
 import { useSession } from '../session.tsx';
 
 const TABS = ['invoices', 'payments', 'plans', 'reports'] as const;
@@ -32,6 +31,15 @@ const STATUSES: readonly InvoiceStatus[] = ['draft', 'issued', 'partially_paid',
 
 const statusTone = (status: InvoiceStatus): Tone =>
   status === 'paid' ? 'pass' : status === 'draft' ? 'neutral' : status === 'void' ? 'neutral' : 'warn';
+
+type RevenueMonth = RevenueReport['revenueByMonth'][number];
+
+/** A right-aligned amount of a row that carries its own currency. */
+const moneyColumn = <T extends { currency: string }>(
+  format: Formatters,
+  header: string,
+  minor: (row: T) => number,
+): Column<T> => ({ header, numeric: true, cell: (row) => format.money(minor(row), row.currency) });
 
 interface LineDraft {
   description: string;
@@ -263,12 +271,12 @@ function Invoices() {
       <div className="filters" role="search">
         <Field label={t('billing.status')}>
           <select value={status} onChange={(e) => query.set('status', e.target.value)}>
-            <option value="">{t('common.all')}</option>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {t(`invoiceStatus.${s}`)}
-              </option>
-            ))}
+            <Options
+              items={STATUSES}
+              value={(s) => s}
+              label={(s) => t(`invoiceStatus.${s}`)}
+              allLabel={t('common.all')}
+            />
           </select>
         </Field>
         <Field label={t('billing.tenant')}>
@@ -294,65 +302,52 @@ function Invoices() {
             : null}
         </p>
       </ConfirmDialog>
-      <Loaded resource={list} isEmpty={(l) => l.length === 0} empty={t('billing.emptyInvoices')}>
-        {(invoices) => (
-          <DataTable
-            rows={invoices}
-            rowKey={(invoice) => invoice.id}
-            rowProps={(invoice) => ({ 'data-invoice': invoice.number ?? 'draft' })}
-            columns={[
-              {
-                header: t('billing.number'),
-                className: 'mono',
-                cell: (invoice) => (
-                  <>
-                    {invoice.number ?? t('billing.draft')}
-                    {invoice.kind === 'credit_note' ? ` (${t('billing.creditNote')})` : ''}
-                  </>
-                ),
-              },
-              { header: t('billing.tenant'), cell: (invoice) => tenantName(invoice.tenantId) },
-              {
-                header: t('billing.status'),
-                cell: (invoice) => (
-                  <Badge tone={statusTone(invoice.status)}>{t(`invoiceStatus.${invoice.status}`)}</Badge>
-                ),
-              },
-              {
-                header: t('billing.total'),
-                numeric: true,
-                cell: (invoice) => format.money(invoice.totalMinor, invoice.currency),
-              },
-              {
-                header: t('billing.balance'),
-                numeric: true,
-                cell: (invoice) => format.money(invoice.balanceMinor, invoice.currency),
-              },
-              { header: t('billing.issuedAt'), cell: (invoice) => format.date(invoice.issuedAt) },
-              { header: t('billing.dueAt'), cell: (invoice) => format.date(invoice.dueAt) },
-              {
-                header: t('common.actions'),
-                className: 'actions',
-                cell: (invoice) => (
-                  <>
-                    {invoice.status === 'draft' && can('billing.write') ? (
-                      <button type="button" className="primary" onClick={() => setIssuing(invoice)}>
-                        {t('billing.issue')}
-                      </button>
-                    ) : null}
-                    <button type="button" onClick={() => setPreview(invoice)}>
-                      {t('billing.preview')}
-                    </button>
-                    <a className="button" href={pdf(invoice)} download={fileName(invoice)}>
-                      {t('billing.download')}
-                    </a>
-                  </>
-                ),
-              },
-            ]}
-          />
-        )}
-      </Loaded>
+      <ResourceTable
+        resource={list}
+        empty={t('billing.emptyInvoices')}
+        rowKey={(invoice) => invoice.id}
+        rowProps={(invoice) => ({ 'data-invoice': invoice.number ?? 'draft' })}
+        columns={[
+          {
+            header: t('billing.number'),
+            className: 'mono',
+            cell: (invoice) => (
+              <>
+                {invoice.number ?? t('billing.draft')}
+                {invoice.kind === 'credit_note' ? ` (${t('billing.creditNote')})` : ''}
+              </>
+            ),
+          },
+          { header: t('billing.tenant'), cell: (invoice) => tenantName(invoice.tenantId) },
+          {
+            header: t('billing.status'),
+            cell: (invoice) => <Badge tone={statusTone(invoice.status)}>{t(`invoiceStatus.${invoice.status}`)}</Badge>,
+          },
+          moneyColumn<Invoice>(format, t('billing.total'), (invoice) => invoice.totalMinor),
+          moneyColumn<Invoice>(format, t('billing.balance'), (invoice) => invoice.balanceMinor),
+          { header: t('billing.issuedAt'), cell: (invoice) => format.date(invoice.issuedAt) },
+          { header: t('billing.dueAt'), cell: (invoice) => format.date(invoice.dueAt) },
+          {
+            header: t('common.actions'),
+            className: 'actions',
+            cell: (invoice) => (
+              <>
+                {invoice.status === 'draft' && can('billing.write') ? (
+                  <button type="button" className="primary" onClick={() => setIssuing(invoice)}>
+                    {t('billing.issue')}
+                  </button>
+                ) : null}
+                <button type="button" onClick={() => setPreview(invoice)}>
+                  {t('billing.preview')}
+                </button>
+                <a className="button" href={pdf(invoice)} download={fileName(invoice)}>
+                  {t('billing.download')}
+                </a>
+              </>
+            ),
+          },
+        ]}
+      />
       {preview ? (
         <ClosablePanel
           id="preview-title"
@@ -373,26 +368,19 @@ function Payments() {
   const tenantList = useResource(() => tenants.list(), []);
   const tenantName = (id: string) => tenantList.data?.find((x) => x.id === id)?.name ?? id;
   return (
-    <Loaded resource={list} isEmpty={(l) => l.length === 0} empty={t('billing.emptyPayments')}>
-      {(payments) => (
-        <DataTable
-          rows={payments}
-          rowKey={(p) => p.id}
-          columns={[
-            { header: t('billing.receivedAt'), cell: (p) => format.date(p.receivedAt) },
-            { header: t('billing.tenant'), cell: (p) => tenantName(p.tenantId) },
-            { header: t('billing.method'), cell: (p) => t(`paymentMethod.${p.method}`) },
-            { header: t('billing.reference'), className: 'mono', cell: (p) => p.reference },
-            { header: t('billing.amount'), numeric: true, cell: (p) => format.money(p.amountMinor, p.currency) },
-            {
-              header: t('billing.unallocated'),
-              numeric: true,
-              cell: (p) => format.money(p.unallocatedMinor, p.currency),
-            },
-          ]}
-        />
-      )}
-    </Loaded>
+    <ResourceTable
+      resource={list}
+      empty={t('billing.emptyPayments')}
+      rowKey={(p) => p.id}
+      columns={[
+        { header: t('billing.receivedAt'), cell: (p) => format.date(p.receivedAt) },
+        { header: t('billing.tenant'), cell: (p) => tenantName(p.tenantId) },
+        { header: t('billing.method'), cell: (p) => t(`paymentMethod.${p.method}`) },
+        { header: t('billing.reference'), className: 'mono', cell: (p) => p.reference },
+        moneyColumn<Payment>(format, t('billing.amount'), (p) => p.amountMinor),
+        moneyColumn<Payment>(format, t('billing.unallocated'), (p) => p.unallocatedMinor),
+      ]}
+    />
   );
 }
 
@@ -401,44 +389,36 @@ function Plans() {
   const format = useFormat();
   const list = useResource(() => billing.plans(), []);
   return (
-    <Loaded resource={list} isEmpty={(l) => l.length === 0} empty={t('billing.emptyPlans')}>
-      {(plans) => (
-        <DataTable
-          rows={plans}
-          rowKey={(plan) => plan.id}
-          columns={[
-            {
-              header: t('billing.plan'),
-              cell: (plan) => (
-                <>
-                  {plan.name} <span className="muted mono">{plan.code}</span>
-                </>
-              ),
-            },
-            {
-              header: t('billing.price'),
-              numeric: true,
-              cell: (plan) =>
-                t(`billing.per.${plan.interval}`, { price: format.money(plan.priceMinor, plan.currency) }),
-            },
-            { header: t('billing.included'), numeric: true, cell: (plan) => format.number(plan.includedMessages) },
-            {
-              header: t('billing.overage'),
-              numeric: true,
-              cell: (plan) => format.money(plan.overagePer1000Minor, plan.currency),
-            },
-            {
-              header: t('billing.status'),
-              cell: (plan) => (
-                <Badge tone={plan.isActive ? 'pass' : 'neutral'}>
-                  {plan.isActive ? t('billing.active') : t('billing.retired')}
-                </Badge>
-              ),
-            },
-          ]}
-        />
-      )}
-    </Loaded>
+    <ResourceTable
+      resource={list}
+      empty={t('billing.emptyPlans')}
+      rowKey={(plan) => plan.id}
+      columns={[
+        {
+          header: t('billing.plan'),
+          cell: (plan) => (
+            <>
+              {plan.name} <span className="muted mono">{plan.code}</span>
+            </>
+          ),
+        },
+        {
+          header: t('billing.price'),
+          numeric: true,
+          cell: (plan) => t(`billing.per.${plan.interval}`, { price: format.money(plan.priceMinor, plan.currency) }),
+        },
+        { header: t('billing.included'), numeric: true, cell: (plan) => format.number(plan.includedMessages) },
+        moneyColumn<Plan>(format, t('billing.overage'), (plan) => plan.overagePer1000Minor),
+        {
+          header: t('billing.status'),
+          cell: (plan) => (
+            <Badge tone={plan.isActive ? 'pass' : 'neutral'}>
+              {plan.isActive ? t('billing.active') : t('billing.retired')}
+            </Badge>
+          ),
+        },
+      ]}
+    />
   );
 }
 
@@ -513,16 +493,8 @@ function Reports() {
                     rowKey={(m) => `${m.month}-${m.currency}`}
                     columns={[
                       { header: t('billing.reports.month'), cell: (m) => m.month },
-                      {
-                        header: t('billing.reports.net'),
-                        numeric: true,
-                        cell: (m) => format.money(m.netMinor, m.currency),
-                      },
-                      {
-                        header: t('billing.reports.collected'),
-                        numeric: true,
-                        cell: (m) => format.money(m.collectedMinor, m.currency),
-                      },
+                      moneyColumn<RevenueMonth>(format, t('billing.reports.net'), (m) => m.netMinor),
+                      moneyColumn<RevenueMonth>(format, t('billing.reports.collected'), (m) => m.collectedMinor),
                     ]}
                   />
                 </>
@@ -535,29 +507,16 @@ function Reports() {
   );
 }
 
+const PANELS = { invoices: Invoices, payments: Payments, plans: Plans, reports: Reports } as const;
+
 export function BillingPage() {
   const { t } = useTranslation();
-  const [tab, setTab] = useTabParam(TABS);
   return (
-    <>
-      <PageHeader title={t('billing.title')} />
-      <Tabs
-        label={t('billing.title')}
-        tabs={TABS}
-        current={tab}
-        onSelect={setTab}
-        labelOf={(name) => t(`billing.tabs.${name}`)}
-      >
-        {tab === 'invoices' ? (
-          <Invoices />
-        ) : tab === 'payments' ? (
-          <Payments />
-        ) : tab === 'plans' ? (
-          <Plans />
-        ) : (
-          <Reports />
-        )}
-      </Tabs>
-    </>
+    <TabbedPage title={t('billing.title')} tabs={TABS} labelOf={(name) => t(`billing.tabs.${name}`)}>
+      {(tab) => {
+        const Panel = PANELS[tab];
+        return <Panel />;
+      }}
+    </TabbedPage>
   );
 }

@@ -4,11 +4,10 @@ import type { Company, Conversation, Deal, PipelineStage } from '@mic/contracts'
 import { crm } from '../api/admin.ts';
 import { useResource } from '../api/resource.ts';
 import { ErrorNotice, NamedOptions, SubmitButton, TextField, useSubmission } from '../components/forms.tsx';
-import { DataTable } from '../components/table.tsx';
-import { Tabs } from '../components/tabs.tsx';
-import { Badge, errorText, Field, Loaded, PageHeader } from '../components/ui.tsx';
+import { ResourceTable } from '../components/table.tsx';
+import { TabbedPage } from '../components/tabs.tsx';
+import { Badge, errorText, Field, Loaded } from '../components/ui.tsx';
 import { useFormat } from '../format.ts';
-import { useTabParam } from '../search-params.ts';
 import { useSession } from '../session.tsx';
 
 const TABS = ['deals', 'companies', 'contacts', 'conversations'] as const;
@@ -115,36 +114,33 @@ function Companies({ q }: { q: string }) {
   const format = useFormat();
   const list = useResource(() => crm.companies(q || undefined), [q]);
   return (
-    <Loaded resource={list} isEmpty={(l) => l.length === 0} empty={q ? t('crm.noMatch') : t('crm.noCompanies')}>
-      {(companies) => (
-        <DataTable
-          rows={companies}
-          rowKey={(c) => c.id}
-          columns={[
-            {
-              header: t('crm.name'),
-              cell: (c) => (
-                <>
-                  {c.name}
-                  {c.domain ? <div className="muted">{c.domain}</div> : null}
-                </>
-              ),
-            },
-            {
-              header: t('crm.status'),
-              cell: (c) => (
-                <Badge tone={c.status === 'active' ? 'pass' : c.status === 'paused' ? 'warn' : 'info'}>
-                  {t(`companyStatus.${c.status}`)}
-                </Badge>
-              ),
-            },
-            { header: t('crm.plan'), cell: (c) => c.plan ?? '—' },
-            { header: t('crm.tags'), cell: (c) => c.tags.join(', ') || '—' },
-            { header: t('crm.lastActivity'), cell: (c) => format.relative(c.lastActivityAt) },
-          ]}
-        />
-      )}
-    </Loaded>
+    <ResourceTable
+      resource={list}
+      empty={q ? t('crm.noMatch') : t('crm.noCompanies')}
+      rowKey={(c) => c.id}
+      columns={[
+        {
+          header: t('crm.name'),
+          cell: (c) => (
+            <>
+              {c.name}
+              {c.domain ? <div className="muted">{c.domain}</div> : null}
+            </>
+          ),
+        },
+        {
+          header: t('crm.status'),
+          cell: (c) => (
+            <Badge tone={c.status === 'active' ? 'pass' : c.status === 'paused' ? 'warn' : 'info'}>
+              {t(`companyStatus.${c.status}`)}
+            </Badge>
+          ),
+        },
+        { header: t('crm.plan'), cell: (c) => c.plan ?? '—' },
+        { header: t('crm.tags'), cell: (c) => c.tags.join(', ') || '—' },
+        { header: t('crm.lastActivity'), cell: (c) => format.relative(c.lastActivityAt) },
+      ]}
+    />
   );
 }
 
@@ -153,21 +149,18 @@ function Contacts({ q }: { q: string }) {
   const format = useFormat();
   const list = useResource(() => crm.contacts(q || undefined), [q]);
   return (
-    <Loaded resource={list} isEmpty={(l) => l.length === 0} empty={q ? t('crm.noMatch') : t('crm.noContacts')}>
-      {(contacts) => (
-        <DataTable
-          rows={contacts}
-          rowKey={(c) => c.id}
-          columns={[
-            { header: t('crm.name'), cell: (c) => c.name },
-            { header: t('crm.emails'), cell: (c) => c.emails.join(', ') || '—' },
-            { header: t('crm.phones'), cell: (c) => c.phones.join(', ') || '—' },
-            { header: t('crm.tags'), cell: (c) => c.tags.join(', ') || '—' },
-            { header: t('crm.lastActivity'), cell: (c) => format.relative(c.lastActivityAt) },
-          ]}
-        />
-      )}
-    </Loaded>
+    <ResourceTable
+      resource={list}
+      empty={q ? t('crm.noMatch') : t('crm.noContacts')}
+      rowKey={(c) => c.id}
+      columns={[
+        { header: t('crm.name'), cell: (c) => c.name },
+        { header: t('crm.emails'), cell: (c) => c.emails.join(', ') || '—' },
+        { header: t('crm.phones'), cell: (c) => c.phones.join(', ') || '—' },
+        { header: t('crm.tags'), cell: (c) => c.tags.join(', ') || '—' },
+        { header: t('crm.lastActivity'), cell: (c) => format.relative(c.lastActivityAt) },
+      ]}
+    />
   );
 }
 
@@ -275,42 +268,36 @@ function Conversations() {
 
 export function CrmPage() {
   const { t } = useTranslation();
-  const [tab, setTab] = useTabParam(TABS);
   const [q, setQ] = useState('');
   const [query, setQuery] = useState('');
   return (
-    <>
-      <PageHeader title={t('crm.title')} />
-      <Tabs
-        label={t('crm.title')}
-        tabs={TABS}
-        current={tab}
-        onSelect={setTab}
-        labelOf={(name) => t(`crm.tabs.${name}`)}
-      >
-        {tab === 'companies' || tab === 'contacts' ? (
-          <form
-            className="filters"
-            role="search"
-            onSubmit={(e) => {
-              e.preventDefault();
-              setQuery(q.trim());
-            }}
-          >
-            <TextField label={t('common.search')} type="search" value={q} onChange={setQ} />
-            <button type="submit">{t('common.search')}</button>
-          </form>
-        ) : null}
-        {tab === 'deals' ? (
-          <Board />
-        ) : tab === 'companies' ? (
-          <Companies q={query} />
-        ) : tab === 'contacts' ? (
-          <Contacts q={query} />
-        ) : (
-          <Conversations />
-        )}
-      </Tabs>
-    </>
+    <TabbedPage title={t('crm.title')} tabs={TABS} labelOf={(name) => t(`crm.tabs.${name}`)}>
+      {(tab) => (
+        <>
+          {tab === 'companies' || tab === 'contacts' ? (
+            <form
+              className="filters"
+              role="search"
+              onSubmit={(e) => {
+                e.preventDefault();
+                setQuery(q.trim());
+              }}
+            >
+              <TextField label={t('common.search')} type="search" value={q} onChange={setQ} />
+              <button type="submit">{t('common.search')}</button>
+            </form>
+          ) : null}
+          {tab === 'deals' ? (
+            <Board />
+          ) : tab === 'companies' ? (
+            <Companies q={query} />
+          ) : tab === 'contacts' ? (
+            <Contacts q={query} />
+          ) : (
+            <Conversations />
+          )}
+        </>
+      )}
+    </TabbedPage>
   );
 }

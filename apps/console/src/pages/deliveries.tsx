@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { deliveries, tenants, type DeliveryFilter, type DeliveryRow } from '../api/admin.ts';
 import { useResource } from '../api/resource.ts';
-import { NamedOptions } from '../components/forms.tsx';
+import { NamedOptions, Options } from '../components/forms.tsx';
 import { DataTable } from '../components/table.tsx';
 import {
   Badge,
@@ -152,11 +152,7 @@ export function DeliveriesPage() {
       <div className="filters" role="search">
         <Field label={t('deliveries.state')}>
           <select value={state} onChange={(e) => setParam('state', e.target.value)}>
-            {STATES.map((s) => (
-              <option key={s} value={s}>
-                {t(`deliveryState.${s}`)}
-              </option>
-            ))}
+            <Options items={STATES} value={(s) => s} label={(s) => t(`deliveryState.${s}`)} />
           </select>
         </Field>
         <Field label={t('deliveries.instance')}>

@@ -4,7 +4,7 @@ import type { AuditVerification, TotpEnrolment } from '@mic/contracts';
 import { settings } from '../api/admin.ts';
 import { useResource } from '../api/resource.ts';
 import { ErrorNotice, SubmitButton, TextField, useSubmission } from '../components/forms.tsx';
-import { DataTable } from '../components/table.tsx';
+import { DataTable, ResourceTable } from '../components/table.tsx';
 import { Badge, Loaded, Notice, PageHeader, Section } from '../components/ui.tsx';
 import { useFormat } from '../format.ts';
 import { useSession } from '../session.tsx';
@@ -14,47 +14,44 @@ function Operators() {
   const format = useFormat();
   const list = useResource(() => settings.operators(), []);
   return (
-    <Loaded resource={list} isEmpty={(l) => l.length === 0} empty={t('settings.operators.empty')}>
-      {(operators) => (
-        <DataTable
-          rows={operators}
-          rowKey={(op) => op.id}
-          columns={[
-            {
-              header: t('settings.operators.name'),
-              cell: (op) => (
+    <ResourceTable
+      resource={list}
+      empty={t('settings.operators.empty')}
+      rowKey={(op) => op.id}
+      columns={[
+        {
+          header: t('settings.operators.name'),
+          cell: (op) => (
+            <>
+              {op.name} <div className="muted">{op.email}</div>
+            </>
+          ),
+        },
+        {
+          header: t('settings.operators.role'),
+          cell: (op) => (
+            <>
+              {t(`roles.${op.role}`)}
+              {op.disabledAt ? (
                 <>
-                  {op.name} <div className="muted">{op.email}</div>
+                  {' '}
+                  <Badge tone="neutral">{t('settings.operators.disabled')}</Badge>
                 </>
-              ),
-            },
-            {
-              header: t('settings.operators.role'),
-              cell: (op) => (
-                <>
-                  {t(`roles.${op.role}`)}
-                  {op.disabledAt ? (
-                    <>
-                      {' '}
-                      <Badge tone="neutral">{t('settings.operators.disabled')}</Badge>
-                    </>
-                  ) : null}
-                </>
-              ),
-            },
-            {
-              header: t('settings.operators.secondFactor'),
-              cell: (op) => (
-                <Badge tone={op.secondFactorEnabled ? 'pass' : 'warn'}>
-                  {op.secondFactorEnabled ? t('settings.on') : t('settings.off')}
-                </Badge>
-              ),
-            },
-            { header: t('settings.operators.lastLogin'), cell: (op) => format.relative(op.lastLoginAt) },
-          ]}
-        />
-      )}
-    </Loaded>
+              ) : null}
+            </>
+          ),
+        },
+        {
+          header: t('settings.operators.secondFactor'),
+          cell: (op) => (
+            <Badge tone={op.secondFactorEnabled ? 'pass' : 'warn'}>
+              {op.secondFactorEnabled ? t('settings.on') : t('settings.off')}
+            </Badge>
+          ),
+        },
+        { header: t('settings.operators.lastLogin'), cell: (op) => format.relative(op.lastLoginAt) },
+      ]}
+    />
   );
 }
 

@@ -12,7 +12,7 @@ import type {
 } from '@mic/contracts';
 import { monitoring, tenants, type SecretRefInfo } from '../api/admin.ts';
 import { useResource } from '../api/resource.ts';
-import { ErrorNotice, NamedOptions, SubmitButton, TextField, useSubmission } from '../components/forms.tsx';
+import { ErrorNotice, NamedOptions, Options, SubmitButton, TextField, useSubmission } from '../components/forms.tsx';
 import { DataTable } from '../components/table.tsx';
 import {
   Badge,
@@ -238,11 +238,11 @@ function NewChannelForm({ instances, onAdded }: { instances: Instance[]; onAdded
         </Field>
         <Field label={t('tenant.channels.platform')}>
           <select value={platform} onChange={(e) => setPlatform(e.target.value as ChannelPlatform)} name="platform">
-            {(['whatsapp', 'messenger', 'instagram'] as const).map((p) => (
-              <option key={p} value={p}>
-                {t(`platforms.${p}`)}
-              </option>
-            ))}
+            <Options
+              items={['whatsapp', 'messenger', 'instagram'] as const}
+              value={(p) => p}
+              label={(p) => t(`platforms.${p}`)}
+            />
           </select>
         </Field>
       </div>
