@@ -82,6 +82,56 @@ export function seededTemplates(): SandboxTemplate[] {
         },
       ],
     },
+    // The templates of Meta's own send examples (packages/meta's send fixtures).
+    {
+      id: '1000000000000005',
+      name: 'order_confirmation',
+      language: 'en_US',
+      category: 'UTILITY',
+      status: 'APPROVED',
+      parameter_format: 'POSITIONAL',
+      components: [
+        { type: 'HEADER', format: 'IMAGE', example: { header_handle: ['https://example.com/header.png'] } },
+        {
+          type: 'BODY',
+          text: 'Hi {{1}}, your order of {{2}} is confirmed for {{3}}.',
+          example: { body_text: [['Pablo', '$1.00', 'MONTH DAY, YEAR']] },
+        },
+        {
+          type: 'BUTTONS',
+          buttons: [
+            { type: 'QUICK_REPLY', text: 'Track it' },
+            { type: 'QUICK_REPLY', text: 'Talk to us' },
+          ],
+        },
+      ],
+    },
+    {
+      id: '1000000000000006',
+      name: 'order_shipped',
+      language: 'es',
+      category: 'UTILITY',
+      status: 'APPROVED',
+      parameter_format: 'NAMED',
+      components: [
+        {
+          type: 'BODY',
+          text: 'Hola {{first_name}}, tu pedido ya salió.',
+          example: { body_text_named_params: [{ param_name: 'first_name', example: 'Ana' }] },
+        },
+        {
+          type: 'BUTTONS',
+          buttons: [
+            {
+              type: 'URL',
+              text: 'Ver pedido',
+              url: 'https://shop.example.com/{{1}}',
+              example: ['https://shop.example.com/order/8812'],
+            },
+          ],
+        },
+      ],
+    },
     {
       id: '1000000000000004',
       name: 'new_collection',

@@ -1,0 +1,310 @@
+/**
+ * `npm run bench:broadcast`: one broadcast of 20,000 recipients through one WhatsApp number whose
+ * cap Meta (the Graph sandbox, in a process of its own) holds at 1,000 msg/s. An engine process
+ * without the worker role accepts `POST /v1/broadcasts`; worker processes on one Postgres send it.
+ * Figures, measured where Meta would measure them: the rate the broadcast achieved against the cap,
+ * the most sends in any one second, 130429 answers, repeats (goal 0); and the latency of critical
+ * sends on the same number made while the broadcast runs, against the same sends with no broadcast
+ * running (the baseline, same run). BENCH_RECIPIENTS (20,000), BENCH_CRITICAL (50), BENCH_CAP
+ * (1,000), BENCH_WORKERS (2) and BENCH_DRAIN_TIMEOUT_S (300) shorten or reshape a run.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import type { Broadcast } from '@mic/contracts';
+import type { GraphCall, GraphSend, SendRate } from '@mic/meta-sandbox';
+import { freePort, uniqueName } from '@mic/platform/testing';
+import { emptySnapshot, withTestInstance } from '../apps/engine/src/testing.ts';
+import {
+  BENCH_DATABASE_URL,
+  ROOT,
+  controlStandIn,
+  dropSchemas,
+  engineAuth,
+  isPostgresUp,
+  percentile,
+  start,
+  stop,
+  until,
+} from './processes.ts';
+
+const RECIPIENTS = Number(process.env.BENCH_RECIPIENTS ?? 20_000);
+const CRITICAL = Number(process.env.BENCH_CRITICAL ?? 50);
+const CAP = Number(process.env.BENCH_CAP ?? 1_000);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
+const DRAIN_TIMEOUT_MS = Number(process.env.BENCH_DRAIN_TIMEOUT_S ?? 300) * 1000;
+/** Critical sends go one at a time, this far apart: each meets the lane as it is, not the others. */
+const CRITICAL_SPACING_MS = 100;
+
+const MIC = join(ROOT, 'apps', 'mic', 'src', 'main.ts');
+const SANDBOX = join(ROOT, 'tools', 'meta-sandbox', 'src', 'main.ts');
+const WABA = 'wababroadcast1';
+const PORTFOLIO = 'biz-bench';
+const PHONE = '1600000000';
+const TOKEN = 'EAAG-bench-broadcast';
+const INSTANCE = 'ins-bench-broadcast';
+/** Broadcast recipients and critical recipients live in number ranges of their own. */
+const broadcastRecipient = (i: number) => `+1555${String(i).padStart(7, '0')}`;
+const criticalRecipient = (label: string, i: number) =>
+  `+1666${label === 'baseline' ? 0 : 1}${String(i).padStart(6, '0')}`;
+const isBroadcastSend = (send: GraphSend) => send.recipient.replace(/^\+/, '').startsWith('1555');
+
+async function graphSandbox() {
+  const url = `http://127.0.0.1:${await freePort()}`;
+  const child = start([SANDBOX, 'graph', '--port', url.split(':')[2]!], {});
+  await until(async () => (await fetch(`${url}/_sandbox/calls`)).ok);
+  const call = async <T>(method: string, path: string, body?: object): Promise<T> => {
+    const res = await fetch(`${url}/_sandbox/${path}`, {
+      method,
+      ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+    });
+    if (!res.ok) throw new Error(`sandbox ${method} ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  await call('PUT', `objects/${WABA}`, { kind: 'whatsapp-business-account', token: TOKEN });
+  await call('PUT', `objects/${PHONE}`, {
+    kind: 'whatsapp-phone-number',
+    token: TOKEN,
+    ratePerSecond: CAP,
+    businessAccountId: WABA,
+  });
+  // The messaging limit is not what this bench measures: the portfolio has none.
+  await call('PUT', `portfolios/${PORTFOLIO}`, { tier: 'TIER_UNLIMITED', accounts: [WABA] });
+  return {
+    url,
+    child,
+    sends: () => call<GraphSend[]>('GET', `sends?objectId=${PHONE}`),
+    calls: () => call<GraphCall[]>('GET', 'calls'),
+    rates: () => call<SendRate[]>('GET', 'rates'),
+    async clear() {
+      await call('DELETE', 'sends');
+      await call('DELETE', 'calls');
+    },
+  };
+}
+
+type Sandbox = Awaited<ReturnType<typeof graphSandbox>>;
+
+/** The instance's webhook endpoint: takes every delivered event, as a healthy instance would. */
+async function instanceStandIn(): Promise<{ url: string; close(): Promise<unknown> }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(204).end());
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${port}/hooks`, close: () => new Promise((r) => server.close(r)) };
+}
+
+async function engines(sandbox: Sandbox, schema: string, webhookUrl: string) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mic-bench-broadcast-'));
+  const snapshot = withTestInstance(emptySnapshot(), {
+    id: INSTANCE,
+    webhookUrl,
+    channels: [{ platform: 'whatsapp' as const, channelId: PHONE }],
+  });
+  for (const tenant of snapshot.tenants) tenant.limits.sendsPerSecond = CAP;
+  const control = await controlStandIn({ ...snapshot, version: 1 });
+  const env = (port: number, roles: string) => ({
+    MIC_DATA_DIR: dataDir,
+    ENGINE_PORT: String(port),
+    ENGINE_ROLES: roles,
+    CONTROL_URL: control.url,
+    META_GRAPH_URL: sandbox.url,
+    ENGINE_DATABASE_URL: BENCH_DATABASE_URL,
+    ENGINE_DATABASE_SCHEMA: schema,
+    OUTBOUND_DEFAULT_RATE: String(CAP),
+    INSTANCE_URL_ALLOW_PRIVATE: 'true',
+  });
+  const isReady = async (base: string) => {
+    if (!(await fetch(`${base}/health`)).ok) return false;
+    const sync = await fetch(`${base}/internal/v1/config`, { headers: engineAuth(dataDir) });
+    return ((await sync.json()) as { version: number | null }).version === 1;
+  };
+
+  const port = await freePort();
+  const api = `http://127.0.0.1:${port}`;
+  const ingress = start([MIC, 'engine'], env(port, 'ingress'));
+  await until(() => isReady(api));
+  const issued = await fetch(`${api}/internal/v1/instances/${INSTANCE}/credentials`, {
+    method: 'POST',
+    headers: engineAuth(dataDir),
+  });
+  const { apiToken } = (await issued.json()) as { apiToken: string };
+  const connected = await fetch(`${api}/internal/v1/channels/whatsapp/${PHONE}/connection`, {
+    method: 'PUT',
+    headers: { ...engineAuth(dataDir), 'content-type': 'application/json' },
+    body: JSON.stringify({ accessToken: TOKEN, objectId: WABA }),
+  });
+  if (!connected.ok) throw new Error(`channel ${PHONE}: ${connected.status} ${await connected.text()}`);
+  const authorization = `Bearer ${apiToken}`;
+  const synced = await fetch(`${api}/v1/templates/sync`, { method: 'POST', headers: { authorization } });
+  if (!synced.ok) throw new Error(`template sync: ${synced.status} ${await synced.text()}`);
+
+  let workers: ChildProcess[] = [];
+  return {
+    async startWorkers() {
+      const ports = await Promise.all(Array.from({ length: WORKERS }, () => freePort()));
+      workers = ports.map((p) => start([MIC, 'engine'], env(p, 'worker')));
+      await Promise.all(ports.map((p) => until(() => isReady(`http://127.0.0.1:${p}`))));
+    },
+    /** `POST /v1/messages` at critical priority; when the request left (ms since the epoch). */
+    async critical(to: string, body: string): Promise<number> {
+      const at = Date.now();
+      const res = await fetch(`${api}/v1/messages`, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/json', 'idempotency-key': `${to}-${body}` },
+        body: JSON.stringify({
+          channel: { kind: 'whatsapp', id: PHONE },
+          to,
+          priority: 'critical',
+          message: { type: 'text', text: { body } },
+        }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      if (res.status !== 202) throw new Error(`POST /v1/messages: ${res.status} ${await res.text()}`);
+      return at;
+    },
+    async broadcast(count: number): Promise<Broadcast> {
+      const res = await fetch(`${api}/v1/broadcasts`, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: 'bench',
+          channel: { kind: 'whatsapp', id: PHONE },
+          message: { type: 'template', template: { name: 'hello_world', language: { code: 'en_US' } } },
+          recipients: Array.from({ length: count }, (_, i) => ({ to: broadcastRecipient(i) })),
+        }),
+        signal: AbortSignal.timeout(120_000),
+      });
+      if (res.status !== 201) throw new Error(`POST /v1/broadcasts: ${res.status} ${await res.text()}`);
+      return (await res.json()) as Broadcast;
+    },
+    async broadcastState(id: string): Promise<Broadcast> {
+      const res = await fetch(`${api}/v1/broadcasts/${id}`, {
+        headers: { authorization },
+        signal: AbortSignal.timeout(30_000),
+      });
+      return (await res.json()) as Broadcast;
+    },
+    async close() {
+      await Promise.all(workers.map(stop));
+      await stop(ingress);
+      await control.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+type Engines = Awaited<ReturnType<typeof engines>>;
+
+/**
+ * `CRITICAL` critical sends, one every CRITICAL_SPACING_MS, each to a recipient of its own: POST
+ * sent → Meta received, sorted (a send Meta never got counts as the longest wait).
+ */
+async function criticalRun(label: string, sandbox: Sandbox, mic: Engines): Promise<number[]> {
+  const sentAt: number[] = [];
+  for (let i = 0; i < CRITICAL; i += 1) {
+    sentAt.push(await mic.critical(criticalRecipient(label, i), `${label} ${i}`));
+    await new Promise((r) => setTimeout(r, CRITICAL_SPACING_MS));
+  }
+  const wanted = new Set(sentAt.map((_, i) => criticalRecipient(label, i)));
+  const deadline = Date.now() + 60_000;
+  let got: GraphSend[] = [];
+  while (Date.now() < deadline) {
+    got = (await sandbox.sends()).filter((s) => wanted.has(s.recipient));
+    if (new Set(got.map((s) => s.recipient)).size >= CRITICAL) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const first = new Map<string, number>();
+  for (const s of got) if (!first.has(s.recipient)) first.set(s.recipient, s.atMs);
+  return sentAt
+    .map((at, i) => (first.get(criticalRecipient(label, i)) ?? Number.POSITIVE_INFINITY) - at)
+    .sort((a, b) => a - b);
+}
+
+async function main(): Promise<void> {
+  if (!(await isPostgresUp())) {
+    console.log(`(Postgres at ${BENCH_DATABASE_URL} not reachable: the broadcast bench needs it)`);
+    process.exitCode = 1;
+    return;
+  }
+  const loadStart = loadavg()[0]!.toFixed(1);
+  const schema = uniqueName('bench_broadcast');
+  const sandbox = await graphSandbox();
+  const instance = await instanceStandIn();
+  let mic: Engines | undefined;
+  try {
+    mic = await engines(sandbox, schema, instance.url);
+    await mic.startWorkers();
+
+    const baseline = await criticalRun('baseline', sandbox, mic);
+    await sandbox.clear();
+
+    const acceptStart = Date.now();
+    const created = await mic.broadcast(RECIPIENTS);
+    const acceptSeconds = (Date.now() - acceptStart) / 1000;
+    // The critical sends start once the broadcast is on the wire, so each meets a busy lane.
+    await until(async () => (await sandbox.sends()).some(isBroadcastSend), 60_000);
+    const during = await criticalRun('during', sandbox, mic);
+
+    const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+    let state = await mic.broadcastState(created.id);
+    while (state.state !== 'completed' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      state = await mic.broadcastState(created.id);
+    }
+    const doneSeconds = (Date.now() - acceptStart) / 1000;
+    const sends = await sandbox.sends();
+    const calls = await sandbox.calls();
+    const rate = (await sandbox.rates()).find((r) => r.objectId === PHONE);
+    const broadcastSends = sends.filter(isBroadcastSend);
+    const distinct = new Set(broadcastSends.map((s) => s.recipient)).size;
+    const times = broadcastSends.map((s) => s.atMs);
+    const spanMs = Math.max(...times) - Math.min(...times);
+    const achieved = broadcastSends.length > 1 ? ((broadcastSends.length - 1) * 1000) / spanMs : Number.NaN;
+    const allRepeats = sends.length - new Set(sends.map((s) => s.recipient)).size;
+
+    const f1 = (n: number) => n.toFixed(1);
+    console.log(
+      `\nbroadcast: POST /v1/broadcasts → lanes → Graph sandbox (cap ${CAP}/s on one number), 1 accepting engine + ` +
+        `${WORKERS} engine workers on Postgres, Node ${process.version}; load average ${loadStart} at the start\n`,
+    );
+    console.log(
+      '| recipients | accepted in | state | reached / distinct | achieved/s (first → last send) | vs cap | max in any 1 s | 130429 | duplicates | created → completed (or BENCH_DRAIN_TIMEOUT_S) |',
+    );
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    console.log(
+      `| ${RECIPIENTS} | ${f1(acceptSeconds)} s | ${state.state} | ${distinct} / ${RECIPIENTS} | ${f1(achieved)} | ` +
+        `${f1((achieved / CAP) * 100)} % | ${rate?.maxPerSecond ?? 0} (≤ ${CAP}) | ` +
+        `${calls.filter((c) => c.code === 130429).length} | ${broadcastSends.length - distinct} | ${f1(doneSeconds)} s |`,
+    );
+    console.log(
+      `\ncritical sends on the same number, one every ${CRITICAL_SPACING_MS} ms: POST sent → Meta received ` +
+        `(${allRepeats} repeats among all sends of the broadcast run)\n`,
+    );
+    console.log('| lane | critical | p50 | p99 | max | p50 vs baseline | p99 vs baseline |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- |');
+    const ratio = (value: number, base: number) => `${(value / Math.max(1, base)).toFixed(1)}×`;
+    for (const [name, latencies] of [
+      ['no broadcast (baseline)', baseline],
+      [`during the ${RECIPIENTS}-recipient broadcast`, during],
+    ] as const) {
+      const [p50, p99] = [percentile(latencies, 50), percentile(latencies, 99)];
+      console.log(
+        `| ${name} | ${latencies.length} | ${p50} ms | ${p99} ms | ${latencies.at(-1)} ms | ` +
+          `${ratio(p50, percentile(baseline, 50))} | ${ratio(p99, percentile(baseline, 99))} |`,
+      );
+    }
+    console.log(`\nload average ${loadavg()[0]!.toFixed(1)} at the end`);
+  } finally {
+    await mic?.close();
+    await instance.close();
+    await stop(sandbox.child);
+    await dropSchemas([schema, `${schema}_queue`]);
+  }
+}
+
+await main();
