@@ -1,9 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
-// Three tiers (see docs/testing.md): unit tests beside the code, database tests (*.db.test.ts) on
-// PGlite or on the Postgres at TEST_DATABASE_URL, and end-to-end tests that start real processes.
+// Five tiers (see docs/testing.md): unit tests beside the code; database tests (*.db.test.ts) on
+// PGlite or on the Postgres at TEST_DATABASE_URL; database tests that measure rates against the
+// wall clock (*.timing.db.test.ts); end-to-end tests that start real processes; and the console in
+// chromium. Unit and database files share the two cores; the others run after them, one file at a
+// time (groupOrder 1), since a busy neighbour would skew their clocks.
+const ALONE = { sequence: { groupOrder: 1 }, fileParallelism: false } as const;
+
 export default defineConfig({
   test: {
+    maxWorkers: 2,
     globalSetup: ['./test/global-setup.ts'],
     projects: [
       {
@@ -19,8 +25,19 @@ export default defineConfig({
         test: {
           name: 'db',
           include: ['apps/*/src/**/*.db.test.ts', 'packages/*/src/**/*.db.test.ts', 'test/*.db.test.ts'],
+          exclude: ['**/*.timing.db.test.ts', '**/node_modules/**'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'timing',
+          include: ['apps/*/src/**/*.timing.db.test.ts', 'packages/*/src/**/*.timing.db.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+          ...ALONE,
         },
       },
       {
@@ -30,8 +47,7 @@ export default defineConfig({
           include: ['test/e2e/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          // Real processes on a 2-core machine: one file at a time.
-          fileParallelism: false,
+          ...ALONE,
         },
       },
       {
@@ -41,8 +57,7 @@ export default defineConfig({
           include: ['test/browser/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 240_000,
-          // One chromium and one `mic start` at a time.
-          fileParallelism: false,
+          ...ALONE,
         },
       },
     ],

@@ -8,26 +8,23 @@
  * running (the baseline, same run). BENCH_RECIPIENTS (20,000), BENCH_CRITICAL (50), BENCH_CAP
  * (1,000), BENCH_WORKERS (2) and BENCH_DRAIN_TIMEOUT_S (300) shorten or reshape a run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import type { Broadcast } from '@mic/contracts';
-import type { GraphCall, GraphSend, SendRate } from '@mic/meta-sandbox';
+import type { GraphSend } from '@mic/meta-sandbox';
 import { freePort, uniqueName } from '@mic/platform/testing';
 import { emptySnapshot, withTestInstance } from '../apps/engine/src/testing.ts';
 import {
   BENCH_DATABASE_URL,
-  ROOT,
-  controlStandIn,
   dropSchemas,
-  engineAuth,
   isPostgresUp,
   percentile,
-  start,
+  startBenchEngines,
+  startGraphSandboxProcess,
   stop,
   until,
+  type GraphSandboxProcess,
 } from './processes.ts';
 
 const RECIPIENTS = Number(process.env.BENCH_RECIPIENTS ?? 20_000);
@@ -38,8 +35,6 @@ const DRAIN_TIMEOUT_MS = Number(process.env.BENCH_DRAIN_TIMEOUT_S ?? 300) * 1000
 /** Critical sends go one at a time, this far apart: each meets the lane as it is, not the others. */
 const CRITICAL_SPACING_MS = 100;
 
-const MIC = join(ROOT, 'apps', 'mic', 'src', 'main.ts');
-const SANDBOX = join(ROOT, 'tools', 'meta-sandbox', 'src', 'main.ts');
 const WABA = 'wababroadcast1';
 const PORTFOLIO = 'biz-bench';
 const PHONE = '1600000000';
@@ -51,18 +46,9 @@ const criticalRecipient = (label: string, i: number) =>
   `+1666${label === 'baseline' ? 0 : 1}${String(i).padStart(6, '0')}`;
 const isBroadcastSend = (send: GraphSend) => send.recipient.replace(/^\+/, '').startsWith('1555');
 
-async function graphSandbox() {
-  const url = `http://127.0.0.1:${await freePort()}`;
-  const child = start([SANDBOX, 'graph', '--port', url.split(':')[2]!], {});
-  await until(async () => (await fetch(`${url}/_sandbox/calls`)).ok);
-  const call = async <T>(method: string, path: string, body?: object): Promise<T> => {
-    const res = await fetch(`${url}/_sandbox/${path}`, {
-      method,
-      ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
-    });
-    if (!res.ok) throw new Error(`sandbox ${method} ${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
+async function graphSandbox(): Promise<GraphSandboxProcess> {
+  const sandbox = await startGraphSandboxProcess();
+  const { call } = sandbox;
   await call('PUT', `objects/${WABA}`, { kind: 'whatsapp-business-account', token: TOKEN });
   await call('PUT', `objects/${PHONE}`, {
     kind: 'whatsapp-phone-number',
@@ -72,20 +58,8 @@ async function graphSandbox() {
   });
   // The messaging limit is not what this bench measures: the portfolio has none.
   await call('PUT', `portfolios/${PORTFOLIO}`, { tier: 'TIER_UNLIMITED', accounts: [WABA] });
-  return {
-    url,
-    child,
-    sends: () => call<GraphSend[]>('GET', `sends?objectId=${PHONE}`),
-    calls: () => call<GraphCall[]>('GET', 'calls'),
-    rates: () => call<SendRate[]>('GET', 'rates'),
-    async clear() {
-      await call('DELETE', 'sends');
-      await call('DELETE', 'calls');
-    },
-  };
+  return sandbox;
 }
-
-type Sandbox = Awaited<ReturnType<typeof graphSandbox>>;
 
 /** The instance's webhook endpoint: takes every delivered event, as a healthy instance would. */
 async function instanceStandIn(): Promise<{ url: string; close(): Promise<unknown> }> {
@@ -98,57 +72,32 @@ async function instanceStandIn(): Promise<{ url: string; close(): Promise<unknow
   return { url: `http://127.0.0.1:${port}/hooks`, close: () => new Promise((r) => server.close(r)) };
 }
 
-async function engines(sandbox: Sandbox, schema: string, webhookUrl: string) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'mic-bench-broadcast-'));
+async function engines(sandbox: GraphSandboxProcess, schema: string, webhookUrl: string) {
   const snapshot = withTestInstance(emptySnapshot(), {
     id: INSTANCE,
     webhookUrl,
     channels: [{ platform: 'whatsapp' as const, channelId: PHONE }],
   });
   for (const tenant of snapshot.tenants) tenant.limits.sendsPerSecond = CAP;
-  const control = await controlStandIn({ ...snapshot, version: 1 });
-  const env = (port: number, roles: string) => ({
-    MIC_DATA_DIR: dataDir,
-    ENGINE_PORT: String(port),
-    ENGINE_ROLES: roles,
-    CONTROL_URL: control.url,
-    META_GRAPH_URL: sandbox.url,
-    ENGINE_DATABASE_URL: BENCH_DATABASE_URL,
-    ENGINE_DATABASE_SCHEMA: schema,
-    OUTBOUND_DEFAULT_RATE: String(CAP),
-    INSTANCE_URL_ALLOW_PRIVATE: 'true',
+  const fleet = await startBenchEngines({
+    name: 'broadcast',
+    snapshot,
+    instanceId: INSTANCE,
+    channels: [{ phoneNumberId: PHONE, accessToken: TOKEN, objectId: WABA }],
+    graphUrl: sandbox.url,
+    schema,
+    env: { OUTBOUND_DEFAULT_RATE: String(CAP), INSTANCE_URL_ALLOW_PRIVATE: 'true' },
   });
-  const isReady = async (base: string) => {
-    if (!(await fetch(`${base}/health`)).ok) return false;
-    const sync = await fetch(`${base}/internal/v1/config`, { headers: engineAuth(dataDir) });
-    return ((await sync.json()) as { version: number | null }).version === 1;
-  };
-
-  const port = await freePort();
-  const api = `http://127.0.0.1:${port}`;
-  const ingress = start([MIC, 'engine'], env(port, 'ingress'));
-  await until(() => isReady(api));
-  const issued = await fetch(`${api}/internal/v1/instances/${INSTANCE}/credentials`, {
-    method: 'POST',
-    headers: engineAuth(dataDir),
-  });
-  const { apiToken } = (await issued.json()) as { apiToken: string };
-  const connected = await fetch(`${api}/internal/v1/channels/whatsapp/${PHONE}/connection`, {
-    method: 'PUT',
-    headers: { ...engineAuth(dataDir), 'content-type': 'application/json' },
-    body: JSON.stringify({ accessToken: TOKEN, objectId: WABA }),
-  });
-  if (!connected.ok) throw new Error(`channel ${PHONE}: ${connected.status} ${await connected.text()}`);
-  const authorization = `Bearer ${apiToken}`;
+  const { api } = fleet;
+  const authorization = `Bearer ${fleet.apiToken}`;
   const synced = await fetch(`${api}/v1/templates/sync`, { method: 'POST', headers: { authorization } });
   if (!synced.ok) throw new Error(`template sync: ${synced.status} ${await synced.text()}`);
 
   let workers: ChildProcess[] = [];
   return {
     async startWorkers() {
-      const ports = await Promise.all(Array.from({ length: WORKERS }, () => freePort()));
-      workers = ports.map((p) => start([MIC, 'engine'], env(p, 'worker')));
-      await Promise.all(ports.map((p) => until(() => isReady(`http://127.0.0.1:${p}`))));
+      const started = await Promise.all(Array.from({ length: WORKERS }, () => fleet.startEngine('worker')));
+      workers = started.map((w) => w.child);
     },
     /** `POST /v1/messages` at critical priority; when the request left (ms since the epoch). */
     async critical(to: string, body: string): Promise<number> {
@@ -191,9 +140,7 @@ async function engines(sandbox: Sandbox, schema: string, webhookUrl: string) {
     },
     async close() {
       await Promise.all(workers.map(stop));
-      await stop(ingress);
-      await control.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      await fleet.close();
     },
   };
 }
@@ -204,7 +151,7 @@ type Engines = Awaited<ReturnType<typeof engines>>;
  * `CRITICAL` critical sends, one every CRITICAL_SPACING_MS, each to a recipient of its own: POST
  * sent → Meta received, sorted (a send Meta never got counts as the longest wait).
  */
-async function criticalRun(label: string, sandbox: Sandbox, mic: Engines): Promise<number[]> {
+async function criticalRun(label: string, sandbox: GraphSandboxProcess, mic: Engines): Promise<number[]> {
   const sentAt: number[] = [];
   for (let i = 0; i < CRITICAL; i += 1) {
     sentAt.push(await mic.critical(criticalRecipient(label, i), `${label} ${i}`));
@@ -214,7 +161,7 @@ async function criticalRun(label: string, sandbox: Sandbox, mic: Engines): Promi
   const deadline = Date.now() + 60_000;
   let got: GraphSend[] = [];
   while (Date.now() < deadline) {
-    got = (await sandbox.sends()).filter((s) => wanted.has(s.recipient));
+    got = (await sandbox.sends(PHONE)).filter((s) => wanted.has(s.recipient));
     if (new Set(got.map((s) => s.recipient)).size >= CRITICAL) break;
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -247,7 +194,7 @@ async function main(): Promise<void> {
     const created = await mic.broadcast(RECIPIENTS);
     const acceptSeconds = (Date.now() - acceptStart) / 1000;
     // The critical sends start once the broadcast is on the wire, so each meets a busy lane.
-    await until(async () => (await sandbox.sends()).some(isBroadcastSend), 60_000);
+    await until(async () => (await sandbox.sends(PHONE)).some(isBroadcastSend), 60_000);
     const during = await criticalRun('during', sandbox, mic);
 
     const deadline = Date.now() + DRAIN_TIMEOUT_MS;
@@ -257,7 +204,7 @@ async function main(): Promise<void> {
       state = await mic.broadcastState(created.id);
     }
     const doneSeconds = (Date.now() - acceptStart) / 1000;
-    const sends = await sandbox.sends();
+    const sends = await sandbox.sends(PHONE);
     const calls = await sandbox.calls();
     const rate = (await sandbox.rates()).find((r) => r.objectId === PHONE);
     const broadcastSends = sends.filter(isBroadcastSend);

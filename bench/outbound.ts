@@ -8,25 +8,22 @@
  * backlog on their lane, against the same messages with no backlog (the baseline, same run).
  * BENCH_MESSAGES (10,000), BENCH_BACKLOG (20,000) and BENCH_CRITICAL (50) shorten a run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
-import type { GraphCall, GraphSend, SendRate } from '@mic/meta-sandbox';
-import { freePort, uniqueName } from '@mic/platform/testing';
+import type { GraphSend } from '@mic/meta-sandbox';
+import { uniqueName } from '@mic/platform/testing';
 import { emptySnapshot, withTestInstance } from '../apps/engine/src/testing.ts';
 import {
   BENCH_DATABASE_URL,
-  ROOT,
   dropSchemas,
-  engineAuth,
   isPostgresUp,
   percentile,
-  start,
+  startBenchEngines,
+  startGraphSandboxProcess,
   stop,
   until,
-  controlStandIn,
+  type GraphSandboxProcess,
 } from './processes.ts';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
@@ -41,45 +38,20 @@ const ACCEPT_CONCURRENCY = 32;
 /** Critical messages go one at a time, this far apart: each meets the lane as it is, not the others. */
 const CRITICAL_SPACING_MS = 100;
 
-const MIC = join(ROOT, 'apps', 'mic', 'src', 'main.ts');
-const SANDBOX = join(ROOT, 'tools', 'meta-sandbox', 'src', 'main.ts');
 const WABA = 'wababench1';
 const TOKEN = 'EAAG-bench-token';
 const INSTANCE = 'ins-bench';
 const SOLO = '1500000000';
 const SPREAD = Array.from({ length: NUMBERS }, (_, i) => String(1500000001 + i));
 
-/** The Graph sandbox in its own process: its clock stamps sends however busy this process is. */
-async function graphSandbox() {
-  const url = `http://127.0.0.1:${await freePort()}`;
-  const child = start([SANDBOX, 'graph', '--port', url.split(':')[2]!], {});
-  await until(async () => (await fetch(`${url}/_sandbox/calls`)).ok);
-  const call = async <T>(method: string, path: string, body?: object): Promise<T> => {
-    const res = await fetch(`${url}/_sandbox/${path}`, {
-      method,
-      ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
-    });
-    if (!res.ok) throw new Error(`sandbox ${method} ${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
-  await call('PUT', `objects/${WABA}`, { kind: 'whatsapp-business-account', token: TOKEN });
+async function graphSandbox(): Promise<GraphSandboxProcess> {
+  const sandbox = await startGraphSandboxProcess();
+  await sandbox.call('PUT', `objects/${WABA}`, { kind: 'whatsapp-business-account', token: TOKEN });
   for (const id of [SOLO, ...SPREAD]) {
-    await call('PUT', `objects/${id}`, { kind: 'whatsapp-phone-number', token: TOKEN, ratePerSecond: CAP });
+    await sandbox.call('PUT', `objects/${id}`, { kind: 'whatsapp-phone-number', token: TOKEN, ratePerSecond: CAP });
   }
-  return {
-    url,
-    child,
-    sends: () => call<GraphSend[]>('GET', 'sends'),
-    calls: () => call<GraphCall[]>('GET', 'calls'),
-    rates: () => call<SendRate[]>('GET', 'rates'),
-    async clear() {
-      await call('DELETE', 'sends');
-      await call('DELETE', 'calls');
-    },
-  };
+  return sandbox;
 }
-
-type Sandbox = Awaited<ReturnType<typeof graphSandbox>>;
 
 interface Accepted {
   /** When the request left (ms since the epoch). */
@@ -88,54 +60,28 @@ interface Accepted {
 }
 
 /** The engines: one accepting the Send API, and the worker processes, started and stopped at will. */
-async function engines(sandbox: Sandbox, schema: string) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'mic-bench-outbound-'));
-  const snapshot = withTestInstance(emptySnapshot(), {
-    id: INSTANCE,
-    webhookUrl: 'http://127.0.0.1:9/hooks',
-    channels: [SOLO, ...SPREAD].map((channelId) => ({ platform: 'whatsapp' as const, channelId })),
+async function engines(sandbox: GraphSandboxProcess, schema: string) {
+  const numbers = [SOLO, ...SPREAD];
+  const fleet = await startBenchEngines({
+    name: 'outbound',
+    snapshot: withTestInstance(emptySnapshot(), {
+      id: INSTANCE,
+      webhookUrl: 'http://127.0.0.1:9/hooks',
+      channels: numbers.map((channelId) => ({ platform: 'whatsapp' as const, channelId })),
+    }),
+    instanceId: INSTANCE,
+    channels: numbers.map((phoneNumberId) => ({ phoneNumberId, accessToken: TOKEN, objectId: WABA })),
+    graphUrl: sandbox.url,
+    schema,
   });
-  const control = await controlStandIn({ ...snapshot, version: 1 });
-  const env = (port: number, roles: string) => ({
-    MIC_DATA_DIR: dataDir,
-    ENGINE_PORT: String(port),
-    ENGINE_ROLES: roles,
-    CONTROL_URL: control.url,
-    META_GRAPH_URL: sandbox.url,
-    ENGINE_DATABASE_URL: BENCH_DATABASE_URL,
-    ENGINE_DATABASE_SCHEMA: schema,
-  });
-  const isReady = async (base: string) => {
-    if (!(await fetch(`${base}/health`)).ok) return false;
-    const sync = await fetch(`${base}/internal/v1/config`, { headers: engineAuth(dataDir) });
-    return ((await sync.json()) as { version: number | null }).version === 1;
-  };
-
-  const port = await freePort();
-  const api = `http://127.0.0.1:${port}`;
-  const ingress = start([MIC, 'engine'], env(port, 'ingress'));
-  await until(() => isReady(api));
-  const issued = await fetch(`${api}/internal/v1/instances/${INSTANCE}/credentials`, {
-    method: 'POST',
-    headers: engineAuth(dataDir),
-  });
-  const { apiToken } = (await issued.json()) as { apiToken: string };
-  for (const channelId of [SOLO, ...SPREAD]) {
-    const res = await fetch(`${api}/internal/v1/channels/whatsapp/${channelId}/connection`, {
-      method: 'PUT',
-      headers: { ...engineAuth(dataDir), 'content-type': 'application/json' },
-      body: JSON.stringify({ accessToken: TOKEN, objectId: WABA }),
-    });
-    if (!res.ok) throw new Error(`channel ${channelId}: ${res.status} ${await res.text()}`);
-  }
+  const { api, apiToken } = fleet;
 
   const db = new pg.Client({ connectionString: BENCH_DATABASE_URL });
   await db.connect();
   const countOf = async (query: string, values: unknown[] = []) =>
     Number((await db.query<{ n: string }>(query, values)).rows[0]!.n);
 
-  let workers: ChildProcess[] = [];
-  let workerPorts: number[] = [];
+  let workers: { url: string; child: ChildProcess }[] = [];
   return {
     /** Throws away what is left in a lane: a backlog the bench does not wait for. */
     dropLane: async (phoneNumberId: string) => {
@@ -171,15 +117,13 @@ async function engines(sandbox: Sandbox, schema: string) {
     },
     post,
     async startWorkers() {
-      workerPorts = await Promise.all(Array.from({ length: WORKERS }, () => freePort()));
-      workers = workerPorts.map((p) => start([MIC, 'engine'], env(p, 'worker')));
-      await Promise.all(workerPorts.map((p) => until(() => isReady(`http://127.0.0.1:${p}`))));
+      workers = await Promise.all(Array.from({ length: WORKERS }, () => fleet.startEngine('worker')));
     },
     /** `outbound_lane_events_total{event}` summed over the running workers. */
     async workerEvents(event: string): Promise<number> {
       let total = 0;
-      for (const p of workerPorts) {
-        const text = await (await fetch(`http://127.0.0.1:${p}/metrics`)).text();
+      for (const worker of workers) {
+        const text = await (await fetch(`${worker.url}/metrics`)).text();
         total += Number(
           new RegExp(`^outbound_lane_events_total\\{event="${event}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0,
         );
@@ -187,15 +131,13 @@ async function engines(sandbox: Sandbox, schema: string) {
       return total;
     },
     async stopWorkers() {
-      await Promise.all(workers.map(stop));
+      await Promise.all(workers.map((w) => stop(w.child)));
       workers = [];
     },
     async close() {
       await this.stopWorkers();
       await db.end();
-      await stop(ingress);
-      await control.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      await fleet.close();
     },
   };
 
@@ -240,7 +182,7 @@ const labelOf = (send: GraphSend) => (send.body as { text?: { body?: string } })
  * per number while `numbers` are given: cheaper for the sandbox than listing the sends), or until
  * BENCH_DRAIN_TIMEOUT_S passed.
  */
-async function sandboxGot(sandbox: Sandbox, prefix: string, count: number, numbers?: readonly string[]) {
+async function sandboxGot(sandbox: GraphSandboxProcess, prefix: string, count: number, numbers?: readonly string[]) {
   const deadline = Date.now() + DRAIN_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (numbers) {
@@ -282,7 +224,12 @@ interface CapRow {
 }
 
 /** `count` messages over `numbers`, accepted first, then drained by the workers. */
-async function capRun(scenario: string, sandbox: Sandbox, mic: Engines, numbers: string[]): Promise<CapRow> {
+async function capRun(
+  scenario: string,
+  sandbox: GraphSandboxProcess,
+  mic: Engines,
+  numbers: string[],
+): Promise<CapRow> {
   const label = scenario.replace(/\W+/g, '-');
   const since = new Date();
   const acceptStart = Date.now();
@@ -328,7 +275,12 @@ interface LatencyRow {
 }
 
 /** `CRITICAL` critical messages on the solo number, one every CRITICAL_SPACING_MS: POST sent → Meta received. */
-async function criticalRun(scenario: string, sandbox: Sandbox, mic: Engines, backlog: number): Promise<LatencyRow> {
+async function criticalRun(
+  scenario: string,
+  sandbox: GraphSandboxProcess,
+  mic: Engines,
+  backlog: number,
+): Promise<LatencyRow> {
   const label = `critical-${scenario.replace(/\W+/g, '-')}`;
   const accepted: Accepted[] = [];
   for (let i = 0; i < CRITICAL; i += 1) {

@@ -10,6 +10,8 @@ import { totpCode } from '../../apps/control/src/modules/auth/index.ts';
 import {
   ROOT,
   controlCall,
+  controlConfigVersion,
+  engineRuns,
   micEnv,
   operatorLogin,
   runMic,
@@ -39,6 +41,8 @@ let owner: OperatorSession;
 let sim: NexusSim | undefined;
 let simPort: number;
 let tenantUrl: string;
+/** The instance's API token, as the console showed it once. */
+let apiToken: string;
 /** Uncaught errors in the page: a console that throws fails the test that made it throw. */
 const pageErrors: string[] = [];
 
@@ -149,6 +153,7 @@ describe.skipIf(!HAS_CHROMIUM)(`the operator console in chromium${SKIP_REASON}`,
     await page.getByLabel('URL de entrega (webhook)').fill(`http://127.0.0.1:${simPort}/hooks/mic`);
     await page.getByRole('button', { name: 'Crear instancia' }).click();
     await page.getByText('Instancia Sucursal Centro creada.').waitFor();
+    apiToken = (await page.locator('dd code.secret').nth(0).textContent()) ?? '';
     const signingSecret = (await page.locator('dd code.secret').nth(1).textContent()) ?? '';
     expect(signingSecret).toMatch(/^whsec_/);
     // The instance the engine will deliver to, holding the secret the console showed once.
@@ -249,6 +254,157 @@ describe.skipIf(!HAS_CHROMIUM)(`the operator console in chromium${SKIP_REASON}`,
     await page.getByTestId('replay-result').filter({ hasText: '1 entrega vuelve a la cola.' }).waitFor();
     await sim!.waitFor((received) => received.slice(before).some((d) => d.status === 204), 15_000);
     await page.getByText('No hay entregas fallidas. Todo se entregó.').waitFor();
+  });
+
+  it('shows an event no instance took, with what Meta sent, and filters it away', async () => {
+    const stranger = '100000000078';
+    const report = await sendWebhooks({
+      url: `${mic.engineUrl}/meta/webhook`,
+      appSecret: APP_SECRET,
+      generator: bodyGenerator('whatsapp-text', { channelId: stranger, customers: 1 }),
+      count: 1,
+    });
+    expect(report.summary.ok).toBe(1);
+    await go('Entregas');
+    await page.getByRole('tab', { name: 'Eventos sin ruta' }).click();
+    const row = page.getByRole('row').filter({ hasText: `whatsapp:${stranger}` });
+    await row.waitFor();
+    await row.getByRole('button', { name: 'Inspeccionar' }).click();
+    await page.getByRole('heading', { name: 'Detalle del evento' }).waitFor();
+    await expect.poll(() => page.getByTestId('event-raw').textContent()).toContain(stranger);
+    await shot('deliveries-unrouted');
+    await page.getByRole('button', { name: 'Cerrar', exact: true }).click();
+    await page.getByLabel('Plataforma').selectOption('messenger');
+    await page.getByText('No hay eventos sin ruta: cada canal que escribe tiene su instancia.').waitFor();
+  });
+
+  it("shows an outbound message's timeline up to Meta's refusal, code and text", async () => {
+    env.graph.failNext(1, 'outside-window', { objectId: PHONE, edge: 'messages' });
+    const sent = await fetch(`${mic.engineUrl}/v1/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        channel: { kind: 'whatsapp', id: PHONE },
+        to: '+5215550100',
+        message: { type: 'text', text: { body: 'Su pedido está listo' } },
+      }),
+    });
+    expect(sent.status).toBe(202);
+    await go('Entregas');
+    await page.getByRole('tab', { name: 'Mensajes salientes' }).click();
+    await page.getByLabel('Estado').selectOption('failed');
+    const row = page.getByRole('row').filter({ hasText: '+5215550100' });
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Actualizar' }).click();
+          return row.count();
+        },
+        { timeout: 20_000, interval: 500 },
+      )
+      .toBe(1);
+    await row.getByText('falló').waitFor();
+    expect(await row.textContent()).toContain(TENANT);
+    await row.getByRole('button', { name: 'Ver historial' }).click();
+    const timeline = page.getByTestId('message-timeline');
+    await timeline.getByText(/Meta 131047/).waitFor();
+    expect(await timeline.textContent()).toContain('Re-engagement message');
+    expect(await timeline.locator('li .badge').allTextContents()).toEqual(['en cola', 'enviando', 'falló']);
+    await shot('deliveries-outbound');
+  });
+
+  it("follows a hub broadcast's progress to its recipients, and cancels a scheduled one after naming it", async () => {
+    const hubPhone = '100000000079';
+    const token = `EAAG-browser-${hubPhone}`;
+    env.graph.addObject({ id: `waba${hubPhone}`, kind: 'whatsapp-business-account', token });
+    env.graph.addObject({ id: hubPhone, kind: 'whatsapp-phone-number', token, businessAccountId: `waba${hubPhone}` });
+    const channel = await controlCall(mic, owner, 'POST', '/v1/instances/ins_hub/channels', {
+      platform: 'whatsapp',
+      channelId: hubPhone,
+      wabaId: `waba${hubPhone}`,
+      accessToken: token,
+    });
+    expect(channel.status, JSON.stringify(channel.body)).toBe(201);
+    expect(
+      (await controlCall(mic, owner, 'PATCH', '/v1/tenants/ten_hub', { modules: { marketing: true } })).status,
+    ).toBe(200);
+    await engineRuns(mic, await controlConfigVersion(mic));
+    const broadcast = (name: string, scheduledAt?: string) =>
+      controlCall<{ id: string }>(mic, owner, 'POST', '/v1/hub/broadcasts', {
+        name,
+        channel: { kind: 'whatsapp', id: hubPhone },
+        message: { type: 'template', template: { name: 'hello_world', language: { code: 'en_US' } } },
+        recipients: [{ to: '+5215550201' }, { to: '+5215550202' }],
+        ...(scheduledAt ? { scheduledAt } : {}),
+      });
+    expect((await broadcast('Novedades de noviembre')).status).toBe(202);
+    expect((await broadcast('Aviso de diciembre', new Date(Date.now() + 86_400_000).toISOString())).status).toBe(202);
+
+    await go('Entregas');
+    await page.getByRole('tab', { name: 'Difusiones del hub' }).click();
+    await page.getByRole('link', { name: 'Novedades de noviembre' }).click();
+    await page.getByRole('heading', { name: 'Novedades de noviembre', level: 1 }).waitFor();
+    // The page follows the broadcast as the engine sends it.
+    await expect
+      .poll(() => page.getByTestId('broadcast-progress').textContent(), { timeout: 30_000 })
+      .toContain('2 de 2');
+    await page.getByTestId('broadcast-state').getByText('Terminada').waitFor();
+    expect(await page.locator('[data-metric="sent"]').textContent()).toBe('2');
+    const recipients = page.getByRole('table', { name: 'Destinatarios' });
+    await recipients.getByRole('row').filter({ hasText: '5215550201' }).getByText('Enviado').waitFor();
+    await page.getByLabel('Estado').selectOption('failed');
+    await page.getByText('No hay destinatarios con este estado.').waitFor();
+    await shot('hub-broadcast');
+
+    await page.getByRole('link', { name: 'Difusiones del hub' }).click();
+    await page.getByRole('link', { name: 'Aviso de diciembre' }).click();
+    await page.getByTestId('broadcast-state').getByText('Programada').waitFor();
+    await page.getByRole('button', { name: 'Cancelar difusión' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('heading', { name: '¿Cancelar «Aviso de diciembre»?' }).waitFor();
+    await dialog.getByRole('button', { name: 'Cancelar difusión' }).click();
+    await page.getByTestId('broadcast-result').filter({ hasText: '«Aviso de diciembre» se canceló' }).waitFor();
+    await page.getByTestId('broadcast-state').getByText('Cancelada').waitFor();
+    expect(await page.getByRole('button', { name: 'Cancelar difusión' }).count()).toBe(0);
+  });
+
+  it("lists the hub's posts and shows a published one's timeline", async () => {
+    const hubPage = '100000000080';
+    const token = `EAAG-browser-${hubPage}`;
+    env.graph.addObject({ id: hubPage, kind: 'page', token });
+    const channel = await controlCall(mic, owner, 'POST', '/v1/instances/ins_hub/channels', {
+      platform: 'messenger',
+      channelId: hubPage,
+      accessToken: token,
+    });
+    expect(channel.status, JSON.stringify(channel.body)).toBe(201);
+    expect(
+      (await controlCall(mic, owner, 'PATCH', '/v1/tenants/ten_hub', { modules: { publishing: true } })).status,
+    ).toBe(200);
+    await engineRuns(mic, await controlConfigVersion(mic));
+    const post = await controlCall(mic, owner, 'POST', '/v1/hub/posts', {
+      channel: { kind: 'facebook', id: hubPage },
+      post: { type: 'text', message: 'Abrimos el sábado' },
+    });
+    expect(post.status, JSON.stringify(post.body)).toBe(202);
+
+    await go('Entregas');
+    await page.getByRole('tab', { name: 'Publicaciones del hub' }).click();
+    const row = page.getByRole('row').filter({ hasText: 'Abrimos el sábado' });
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Actualizar' }).click();
+          return row.getByText('Publicada').count();
+        },
+        { timeout: 30_000, interval: 1_000 },
+      )
+      .toBe(1);
+    await row.getByRole('button', { name: 'Ver historial' }).click();
+    const timeline = page.getByTestId('post-timeline');
+    await timeline.getByText('Publicada').waitFor();
+    expect(await timeline.locator('li .badge').first().textContent()).toBe('En cola');
+    await shot('hub-posts');
   });
 
   it('issues an invoice and downloads its PDF', async () => {
@@ -354,11 +510,97 @@ describe.skipIf(!HAS_CHROMIUM)(`the operator console in chromium${SKIP_REASON}`,
     await page.getByText('Aún no hay conversaciones en los canales del hub.').waitFor();
   });
 
+  it("shows the tenant's timeline, and adds a CRM task that is overdue, then completes it", async () => {
+    await page.goto(tenantUrl);
+    const timeline = page.getByRole('table', { name: 'Historial' });
+    await timeline.getByRole('row').filter({ hasText: 'instance.pause' }).first().waitFor();
+    await timeline.getByRole('row').filter({ hasText: 'invoice.issued' }).first().waitFor();
+    expect(await timeline.getByRole('row').filter({ hasText: 'instance.pause' }).first().textContent()).toContain(
+      'Sucursal Centro',
+    );
+    await shot('tenant-timeline');
+
+    await go('CRM');
+    await page.getByRole('tab', { name: 'Actividades y tareas' }).click();
+    await page.getByText('No hay actividades con estos filtros.').waitFor();
+    const form = page.getByRole('form', { name: 'Nueva actividad' });
+    await form.getByLabel('Tipo').selectOption('task');
+    await form.getByLabel('Empresa').selectOption({ label: 'Café Kanban' });
+    const yesterday = new Date(Date.now() - 86_400_000 - new Date().getTimezoneOffset() * 60_000);
+    await form.getByLabel('Vence / fecha').fill(yesterday.toISOString().slice(0, 16));
+    await form.getByLabel('Asunto').fill('Llamar a Café Kanban');
+    await form.getByLabel('Detalle').fill('Confirmar la renovación anual');
+    await form.getByRole('button', { name: 'Añadir' }).click();
+    await page.getByTestId('activity-result').filter({ hasText: 'Tarea añadida.' }).waitFor();
+    const task = page.getByRole('row').filter({ hasText: 'Llamar a Café Kanban' });
+    await task.getByText('Vencida').waitFor();
+    await task.getByText('Abierta').waitFor();
+    await task.getByRole('button', { name: 'Marcar hecha' }).click();
+    await task.getByText(/^Hecha /).waitFor();
+    await page.getByLabel('Solo tareas abiertas').click();
+    await page.getByText('No hay actividades con estos filtros.').waitFor();
+    await shot('crm-activities');
+  });
+
   it('screenshots the settings page and verifies the audit chain', async () => {
     await go('Ajustes');
     await page.getByRole('button', { name: 'Verificar la cadena' }).click();
     await page.getByText(/La cadena de auditoría está íntegra/).waitFor();
     await shot('settings');
+  });
+
+  it('creates an operator with a role, shown their first password once, who can then sign in', async () => {
+    await go('Ajustes');
+    const form = page.getByRole('form', { name: 'Nuevo operador' });
+    await form.getByLabel('Nombre').fill('Lucía Soporte');
+    await form.getByLabel('Correo electrónico').fill('lucia.soporte@example.test');
+    await form.getByLabel('Rol').selectOption('support');
+    await form.getByRole('button', { name: 'Crear operador' }).click();
+    await page
+      .getByTestId('operator-result')
+      .filter({ hasText: 'Lucía Soporte ya puede entrar como Soporte.' })
+      .waitFor();
+    const password = (await page.getByRole('status').locator('code.secret').textContent()) ?? '';
+    expect(password.length).toBeGreaterThanOrEqual(12);
+    const row = page.getByRole('table', { name: 'Operadores' }).getByRole('row').filter({ hasText: 'Lucía Soporte' });
+    await row.getByText('Soporte', { exact: true }).waitFor();
+    const login = await fetch(`${mic.controlUrl}/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'lucia.soporte@example.test', password }),
+    });
+    expect(login.status).toBe(200);
+  });
+
+  it('verifies a backup again, and asks to confirm a restore naming the backup', async () => {
+    const taken = await controlCall<{ backup: { id: string } }>(mic, owner, 'POST', '/v1/backups', {
+      label: 'antes de la prueba',
+    });
+    expect(taken.status, JSON.stringify(taken.body)).toBe(201);
+    // Already on the settings page: loaded again to list the new backup.
+    await page.reload();
+    const row = page.getByRole('table', { name: 'Respaldos de control' }).getByRole('row').filter({
+      hasText: 'antes de la prueba',
+    });
+    await row.getByRole('button', { name: 'Verificar' }).click();
+    await page
+      .getByTestId('backup-result')
+      .filter({ hasText: `${taken.body.backup.id} se puede restaurar` })
+      .waitFor({ timeout: 30_000 });
+
+    await row.getByRole('button', { name: 'Restaurar' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('heading', { name: '¿Restaurar control desde este respaldo?' }).waitFor();
+    expect(await dialog.textContent()).toContain(`(antes de la prueba, ${taken.body.backup.id})`);
+    // Not without typing the plane's name; the operator changes their mind here.
+    await dialog.getByRole('button', { name: 'Restaurar' }).click();
+    expect(
+      await dialog.getByLabel('Escribe «control» para confirmar').evaluate((i: HTMLInputElement) => i.validity.valid),
+    ).toBe(false);
+    await dialog.getByRole('button', { name: 'Cancelar' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    expect((await controlCall<{ lastRestore: unknown }>(mic, owner, 'GET', '/v1/backups')).body.lastRestore).toBeNull();
+    await shot('settings-backups');
   });
 
   it('fits a tablet screen without sideways scrolling', async () => {
@@ -403,6 +645,54 @@ describe.skipIf(!HAS_CHROMIUM)(`the operator console in chromium${SKIP_REASON}`,
     } finally {
       process.kill(pid, 'SIGCONT');
     }
+  });
+
+  it("shows the tenant's subscription and dunning state, and records a payment that settles its invoice", async () => {
+    const tenantId = new URL(tenantUrl).pathname.split('/').at(-1)!;
+    const plan = await controlCall<{ id: string }>(mic, owner, 'POST', '/v1/billing/plans', {
+      code: 'browser-basic',
+      name: 'Básico navegador',
+      currency: 'MXN',
+      priceMinor: 49_900,
+      interval: 'month',
+      includedMessages: 1000,
+      overagePer1000Minor: 5_000,
+    });
+    expect(plan.status, JSON.stringify(plan.body)).toBe(201);
+    const subscription = await controlCall(mic, owner, 'POST', `/v1/billing/tenants/${tenantId}/subscription`, {
+      planId: plan.body.id,
+      trialDays: 14,
+    });
+    expect(subscription.status, JSON.stringify(subscription.body)).toBe(201);
+
+    await go('Facturación');
+    await page.getByRole('tab', { name: 'Suscripciones' }).click();
+    const subscribed = page.getByRole('row').filter({ hasText: TENANT });
+    await subscribed.getByText('Básico navegador').waitFor();
+    await subscribed.getByText('En prueba').waitFor();
+    expect(await subscribed.getByTestId('dunning').textContent()).toBe('Al corriente');
+    await page.getByLabel('Estado').selectOption('past_due');
+    await page.getByText('No hay suscripciones con estos filtros.').waitFor();
+
+    await page.getByRole('tab', { name: 'Facturas' }).click();
+    const invoice = page.getByRole('row').filter({ hasText: 'Emitida' });
+    const number = ((await invoice.locator('td').first().textContent()) ?? '').trim();
+    await invoice.getByRole('button', { name: 'Registrar pago' }).click();
+    const form = page.getByRole('form', { name: `Pago de la factura ${number} de ${TENANT}` });
+    // The balance is offered; the operator only says how it was paid.
+    expect(await form.getByLabel('Importe (MXN)').inputValue()).toBe('1740.58');
+    await form.getByLabel('Método').selectOption('transfer');
+    await form.getByLabel('Referencia').fill('SPEI-0042');
+    await form.getByRole('button', { name: 'Registrar pago' }).click();
+    await page
+      .getByTestId('billing-result')
+      .filter({ hasText: `Pago de $1,740.58 registrado para la factura ${number}.` })
+      .waitFor();
+    const paid = page.getByRole('row').filter({ hasText: number });
+    await paid.getByText('Pagada').waitFor();
+    expect(await paid.locator('td.num').nth(1).textContent()).toBe('$0.00');
+    expect(await paid.getByRole('button', { name: 'Registrar pago' }).count()).toBe(0);
+    await shot('billing-payment');
   });
 
   it('sends an operator whose session ended back to sign-in with a message', async () => {

@@ -9,6 +9,7 @@ import { OverviewPage } from './pages/overview.tsx';
 import { TenantsPage } from './pages/tenants.tsx';
 import { TenantPage } from './pages/tenant.tsx';
 import { DeliveriesPage } from './pages/deliveries.tsx';
+import { HubBroadcastPage } from './pages/hub-broadcasts.tsx';
 import { BillingPage } from './pages/billing.tsx';
 import { CrmPage } from './pages/crm.tsx';
 import { SettingsPage } from './pages/settings.tsx';
@@ -49,6 +50,7 @@ export function App() {
         <Route path="/tenants" element={<TenantsPage />} />
         <Route path="/tenants/:tenantId" element={<TenantPage />} />
         <Route path="/deliveries" element={<DeliveriesPage />} />
+        <Route path="/deliveries/broadcasts/:broadcastId" element={<HubBroadcastPage />} />
         <Route path="/billing" element={<BillingPage />} />
         <Route path="/crm" element={<CrmPage />} />
         <Route path="/settings" element={<SettingsPage />} />

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { MessageState } from './messages.ts';
 
 /** Deliveries to instances, as the operator inspects and replays them. */
 export const DeliveryState = Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('dead')]);
@@ -60,4 +61,36 @@ export const EngineAlert = Type.Object({
   instanceId: Type.Union([Type.String(), Type.Null()]),
   detail: Type.Unknown(),
   createdAt: Type.String({ format: 'date-time' }),
+});
+
+/**
+ * Messages instances sent, as the operator looks through them (`GET /internal/v1/messages`); one
+ * message's timeline is its `MessageStatus`.
+ */
+export const OutboundMessageSummary = Type.Object({
+  id: Type.String(),
+  instanceId: Type.String(),
+  tenantId: Type.String(),
+  channel: Type.String({ description: 'the lane: `platform:channelId`' }),
+  to: Type.String(),
+  priority: Type.String(),
+  state: MessageState,
+  metaMessageId: Type.Union([Type.String(), Type.Null()]),
+  broadcastId: Type.Union([Type.String(), Type.Null()]),
+  attempts: Type.Integer({ description: 'Graph calls made for it' }),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+});
+
+export const OutboundMessageQuery = Type.Object({
+  tenantId: Type.Optional(Type.String()),
+  instanceId: Type.Optional(Type.String()),
+  state: Type.Optional(MessageState),
+  to: Type.Optional(Type.String({ description: 'the recipient, exactly' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+});
+
+export const InstanceMessageParams = Type.Object({
+  instanceId: Type.String({ minLength: 1 }),
+  id: Type.String({ format: 'uuid' }),
 });

@@ -55,5 +55,15 @@ export const InboundEventQuery = Type.Object({
   routeState: Type.Optional(Type.Union([Type.Literal('routed'), Type.Literal('unrouted')])),
   platform: Type.Optional(Type.String()),
   channelId: Type.Optional(Type.String()),
+  type: Type.Optional(Type.String()),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+});
+
+export const InboundEventParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+
+/** One stored event as the operator inspects it: what the engine read from it and Meta's part of the body. */
+export const InboundEventDetail = Type.Object({
+  event: InboundEventSummary,
+  data: Type.Unknown({ description: 'the event as the engine normalised it (the `data` it delivers)' }),
+  raw: Type.Unknown({ description: "the event's part of Meta's webhook body, as Meta sent it" }),
 });

@@ -1,14 +1,29 @@
 import type { Static } from 'typebox';
 import type {
+  Activity,
+  ActivityKind,
   Alert,
   Channel,
   CreateChannel,
   CreateInstance,
   CreatedInstance,
   CreateInvoice,
+  CreateActivity,
+  CreatedOperator,
+  CreateOperator,
   CreateTenant,
+  BroadcastRecipientPage,
+  BroadcastRecipientState,
   DeliveryDetail,
   DeliverySummary,
+  HubBroadcast,
+  HubPost,
+  HubPostDetail,
+  InboundEventDetail,
+  InboundEventSummary,
+  MessageState,
+  MessageStatus,
+  OutboundMessageSummary,
   HealthReport,
   Instance,
   InstanceCommand,
@@ -19,9 +34,12 @@ import type {
   Plan,
   RecordPayment,
   Series,
+  Subscription,
   Tenant,
+  UpdateActivity,
   UpdateTenant,
   UsageCounter,
+  BillingEvent,
   BillingProfile,
   BillingProfileInput,
   Company,
@@ -33,6 +51,8 @@ import type {
   AuditVerification,
   SecondFactorStatus,
   BackupList,
+  BackupVerification,
+  LiveRestore,
   Conversation,
   ConversationMessage,
   RecoveryCodes,
@@ -47,6 +67,10 @@ import { api, withQuery } from './client.ts';
  */
 export type DeliveryRow = Static<typeof DeliverySummary>;
 export type DeliveryInspection = Static<typeof DeliveryDetail>;
+export type InboundEvent = Static<typeof InboundEventSummary>;
+export type InboundEventInspection = Static<typeof InboundEventDetail>;
+export type OutboundMessage = Static<typeof OutboundMessageSummary>;
+export type BackupCheck = Static<typeof BackupVerification>;
 // These two answers have no schema in packages/contracts yet: they mirror control's flags and
 // secrets routes (FlagView, SecretRefInfo) field for field.
 export type Flag = { key: string; enabled: boolean; description?: string | null; updatedAt?: string | null };
@@ -128,8 +152,47 @@ export const deliveries = {
     api.post<{ replayed: number }>('/v1/deliveries/replay', filter),
 };
 
+export interface InboundEventFilter {
+  platform?: string;
+  channelId?: string;
+  type?: string;
+}
+
+export interface OutboundMessageFilter {
+  tenantId?: string;
+  state?: MessageState;
+  to?: string;
+}
+
+export const events = {
+  unrouted: (filter: InboundEventFilter, signal?: AbortSignal) =>
+    api.get<InboundEvent[]>('/v1/events', { ...filter, routeState: 'unrouted', limit: 200 }, signal),
+  get: (id: string) => api.get<InboundEventInspection>(`/v1/events/${enc(id)}`),
+};
+
+export const outboundMessages = {
+  list: (filter: OutboundMessageFilter, signal?: AbortSignal) =>
+    api.get<OutboundMessage[]>('/v1/messages', { ...filter, limit: 200 }, signal),
+  get: (instanceId: string, id: string) =>
+    api.get<MessageStatus>(`/v1/instances/${enc(instanceId)}/messages/${enc(id)}`),
+};
+
+export const hub = {
+  broadcasts: (signal?: AbortSignal) => api.get<HubBroadcast[]>('/v1/hub/broadcasts', { limit: 200 }, signal),
+  broadcast: (id: string) => api.get<HubBroadcast>(`/v1/hub/broadcasts/${enc(id)}`),
+  recipients: (id: string, query: { state?: BroadcastRecipientState; after?: string }) =>
+    api.get<BroadcastRecipientPage>(`/v1/hub/broadcasts/${enc(id)}/recipients`, { ...query, limit: 100 }),
+  act: (id: string, action: 'pause' | 'resume' | 'cancel') =>
+    api.post<HubBroadcast>(`/v1/hub/broadcasts/${enc(id)}/${action}`),
+  posts: (signal?: AbortSignal) => api.get<HubPost[]>('/v1/hub/posts', { limit: 200 }, signal),
+  post: (id: string) => api.get<HubPostDetail>(`/v1/hub/posts/${enc(id)}`),
+  cancelPost: (id: string) => api.delete<HubPost>(`/v1/hub/posts/${enc(id)}`),
+};
+
 export const billing = {
   plans: () => api.get<Plan[]>('/v1/billing/plans'),
+  subscriptions: () => api.get<Subscription[]>('/v1/billing/subscriptions'),
+  events: (tenantId: string) => api.get<BillingEvent[]>(`/v1/billing/tenants/${enc(tenantId)}/events`),
   invoices: (query: { tenantId?: string; status?: string } = {}) => api.get<Invoice[]>('/v1/billing/invoices', query),
   payments: (query: { tenantId?: string } = {}) => api.get<Payment[]>('/v1/billing/payments', query),
   profile: (tenantId: string) => api.get<BillingProfile>(`/v1/billing/tenants/${enc(tenantId)}/profile`),
@@ -150,6 +213,10 @@ export const crm = {
   stages: () => api.get<PipelineStage[]>('/v1/crm/pipeline/stages'),
   deals: () => api.get<Deal[]>('/v1/crm/deals'),
   moveDeal: (id: string, stageId: string) => api.patch<Deal>(`/v1/crm/deals/${enc(id)}`, { stageId }),
+  activities: (query: { kind?: ActivityKind; open?: boolean }) =>
+    api.get<Activity[]>('/v1/crm/activities', { ...query, limit: 200 }),
+  addActivity: (body: CreateActivity) => api.post<Activity>('/v1/crm/activities', body),
+  updateActivity: (id: string, body: UpdateActivity) => api.patch<Activity>(`/v1/crm/activities/${enc(id)}`, body),
   conversations: () => api.get<Conversation[]>('/v1/crm/conversations'),
   messages: (id: string) => api.get<ConversationMessage[]>(`/v1/crm/conversations/${enc(id)}/messages`),
   markRead: (id: string) => api.post<Conversation>(`/v1/crm/conversations/${enc(id)}/read`),
@@ -159,12 +226,15 @@ export const crm = {
 
 export const settings = {
   operators: () => api.get<Operator[]>('/v1/operators'),
+  createOperator: (body: CreateOperator) => api.post<CreatedOperator>('/v1/operators', body),
   secondFactor: () => api.get<SecondFactorStatus>('/v1/auth/second-factor'),
   enrol: () => api.post<TotpEnrolment>('/v1/auth/second-factor/enrolment'),
   confirmSecondFactor: (code: string) => api.post<RecoveryCodes>('/v1/auth/second-factor/confirm', { code }),
   flags: () => api.get<Flag[]>('/v1/flags'),
   setFlag: (key: string, enabled: boolean) => api.put<Flag>(`/v1/flags/${enc(key)}`, { enabled }),
-  audit: () => api.get<AuditPage>('/v1/audit'),
+  audit: (query: { target?: string; limit?: number } = {}) => api.get<AuditPage>('/v1/audit', query),
   verifyAudit: () => api.get<AuditVerification>('/v1/audit/verify'),
   backups: () => api.get<BackupList>('/v1/backups'),
+  verifyBackup: (id: string) => api.post<BackupCheck>(`/v1/backups/${enc(id)}/verify`),
+  restoreBackup: (id: string) => api.post<LiveRestore>(`/v1/backups/${enc(id)}/restore`, { confirm: 'control' }),
 };

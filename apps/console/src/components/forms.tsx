@@ -106,3 +106,33 @@ export function TextField({
     </Field>
   );
 }
+
+/**
+ * A filter typed into: it applies when the operator presses Enter or leaves the field, not on every
+ * keystroke (each change reloads a list).
+ */
+export function FilterField({
+  label,
+  value,
+  placeholder,
+  onApply,
+}: {
+  label: string;
+  value: string;
+  placeholder?: string;
+  onApply: (value: string) => void;
+}) {
+  return (
+    <Field label={label}>
+      <input
+        type="search"
+        defaultValue={value}
+        {...(placeholder ? { placeholder } : {})}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter') onApply(e.currentTarget.value.trim());
+        }}
+        onBlur={(e) => onApply(e.currentTarget.value.trim())}
+      />
+    </Field>
+  );
+}

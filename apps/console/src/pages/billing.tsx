@@ -25,8 +25,10 @@ import { useFormat, type Formatters } from '../format.ts';
 import { currentLanguage } from '../i18n/index.ts';
 import { useQueryParams } from '../search-params.ts';
 import { useSession } from '../session.tsx';
+import { RecordPaymentForm } from './record-payment.tsx';
+import { SubscriptionsPanel } from './subscriptions.tsx';
 
-const TABS = ['invoices', 'payments', 'plans', 'reports'] as const;
+const TABS = ['invoices', 'subscriptions', 'payments', 'plans', 'reports'] as const;
 const STATUSES: readonly InvoiceStatus[] = ['draft', 'issued', 'partially_paid', 'paid', 'void'];
 
 const statusTone = (status: InvoiceStatus): Tone =>
@@ -212,8 +214,13 @@ function Invoices() {
   const [issuing, setIssuing] = useState<Invoice | null>(null);
   const [pending, setPending] = useState(false);
   const [preview, setPreview] = useState<Invoice | null>(null);
+  const [paying, setPaying] = useState<Invoice | null>(null);
   const [result, setResult] = useState<Outcome | null>(null);
   const tenantName = (id: string) => tenantList.data?.find((x) => x.id === id)?.name ?? id;
+  const isPayable = (invoice: Invoice) =>
+    invoice.kind === 'invoice' &&
+    (invoice.status === 'issued' || invoice.status === 'partially_paid') &&
+    invoice.balanceMinor > 0;
   const issue = async () => {
     if (!issuing) return;
     setPending(true);
@@ -337,6 +344,11 @@ function Invoices() {
                     {t('billing.issue')}
                   </button>
                 ) : null}
+                {isPayable(invoice) && can('billing.write') ? (
+                  <button type="button" onClick={() => setPaying(invoice)}>
+                    {t('billing.pay.open')}
+                  </button>
+                ) : null}
                 <button type="button" onClick={() => setPreview(invoice)}>
                   {t('billing.preview')}
                 </button>
@@ -348,6 +360,25 @@ function Invoices() {
           },
         ]}
       />
+      {paying ? (
+        <RecordPaymentForm
+          key={paying.id}
+          invoice={paying}
+          tenantName={tenantName(paying.tenantId)}
+          onClose={() => setPaying(null)}
+          onRecorded={(payment) => {
+            setPaying(null);
+            setResult({
+              tone: 'success',
+              text: t('billing.pay.recorded', {
+                amount: format.money(payment.amountMinor, payment.currency),
+                number: paying.number ?? '',
+              }),
+            });
+            list.reload();
+          }}
+        />
+      ) : null}
       {preview ? (
         <ClosablePanel
           id="preview-title"
@@ -507,7 +538,13 @@ function Reports() {
   );
 }
 
-const PANELS = { invoices: Invoices, payments: Payments, plans: Plans, reports: Reports } as const;
+const PANELS = {
+  invoices: Invoices,
+  subscriptions: SubscriptionsPanel,
+  payments: Payments,
+  plans: Plans,
+  reports: Reports,
+} as const;
 
 export function BillingPage() {
   const { t } = useTranslation();

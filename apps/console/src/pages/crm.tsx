@@ -9,8 +9,9 @@ import { TabbedPage } from '../components/tabs.tsx';
 import { Badge, errorText, Field, Loaded } from '../components/ui.tsx';
 import { useFormat } from '../format.ts';
 import { useSession } from '../session.tsx';
+import { ActivitiesPanel } from './crm-activities.tsx';
 
-const TABS = ['deals', 'companies', 'contacts', 'conversations'] as const;
+const TABS = ['deals', 'activities', 'companies', 'contacts', 'conversations'] as const;
 
 function Board() {
   const { t } = useTranslation();
@@ -289,6 +290,8 @@ export function CrmPage() {
           ) : null}
           {tab === 'deals' ? (
             <Board />
+          ) : tab === 'activities' ? (
+            <ActivitiesPanel />
           ) : tab === 'companies' ? (
             <Companies q={query} />
           ) : tab === 'contacts' ? (

@@ -2,8 +2,9 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { deliveries, tenants, type DeliveryFilter, type DeliveryRow } from '../api/admin.ts';
 import { useResource } from '../api/resource.ts';
-import { NamedOptions, Options } from '../components/forms.tsx';
+import { FilterField, NamedOptions, Options } from '../components/forms.tsx';
 import { DataTable } from '../components/table.tsx';
+import { TabbedPage } from '../components/tabs.tsx';
 import {
   Badge,
   ClosablePanel,
@@ -13,12 +14,15 @@ import {
   Loaded,
   Loading,
   OutcomeNotice,
-  PageHeader,
   type Outcome,
 } from '../components/ui.tsx';
 import { useFormat } from '../format.ts';
 import { useQueryParams } from '../search-params.ts';
 import { useSession } from '../session.tsx';
+import { HubBroadcastsPanel } from './hub-broadcasts.tsx';
+import { HubPostsPanel } from './hub-posts.tsx';
+import { OutboundMessagesPanel } from './outbound-messages.tsx';
+import { UnroutedEventsPanel } from './unrouted-events.tsx';
 
 type State = NonNullable<DeliveryFilter['state']>;
 const STATES: readonly State[] = ['dead', 'pending', 'delivered'];
@@ -72,7 +76,8 @@ function Inspector({ id, onClose }: { id: string; onClose: () => void }) {
   );
 }
 
-export function DeliveriesPage() {
+/** Deliveries to instances, dead letters first: inspect and replay. */
+function DeliveriesPanel() {
   const { t } = useTranslation();
   const format = useFormat();
   const { can } = useSession();
@@ -148,7 +153,6 @@ export function DeliveriesPage() {
 
   return (
     <>
-      <PageHeader title={t('deliveries.title')} />
       <div className="filters" role="search">
         <Field label={t('deliveries.state')}>
           <select value={state} onChange={(e) => setParam('state', e.target.value)}>
@@ -160,17 +164,12 @@ export function DeliveriesPage() {
             <NamedOptions items={instances.data ?? []} allLabel={t('common.all')} />
           </select>
         </Field>
-        <Field label={t('deliveries.type')}>
-          <input
-            type="search"
-            defaultValue={type}
-            placeholder="whatsapp.message.received"
-            onKeyDown={(e) => {
-              if (e.key === 'Enter') setParam('type', e.currentTarget.value.trim());
-            }}
-            onBlur={(e) => setParam('type', e.currentTarget.value.trim())}
-          />
-        </Field>
+        <FilterField
+          label={t('deliveries.type')}
+          value={type}
+          placeholder="whatsapp.message.received"
+          onApply={(value) => setParam('type', value)}
+        />
         <button type="button" onClick={list.reload}>
           {t('common.refresh')}
         </button>
@@ -267,5 +266,26 @@ export function DeliveriesPage() {
       </Loaded>
       {inspecting ? <Inspector id={inspecting} onClose={() => setInspecting(null)} /> : null}
     </>
+  );
+}
+
+const TABS = ['deliveries', 'unrouted', 'messages', 'broadcasts', 'posts'] as const;
+const PANELS = {
+  deliveries: DeliveriesPanel,
+  unrouted: UnroutedEventsPanel,
+  messages: OutboundMessagesPanel,
+  broadcasts: HubBroadcastsPanel,
+  posts: HubPostsPanel,
+};
+
+export function DeliveriesPage() {
+  const { t } = useTranslation();
+  return (
+    <TabbedPage title={t('deliveries.title')} tabs={TABS} labelOf={(name) => t(`deliveries.tabs.${name}`)}>
+      {(tab) => {
+        const Panel = PANELS[tab];
+        return <Panel />;
+      }}
+    </TabbedPage>
   );
 }

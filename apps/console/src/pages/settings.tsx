@@ -4,56 +4,12 @@ import type { AuditVerification, TotpEnrolment } from '@mic/contracts';
 import { settings } from '../api/admin.ts';
 import { useResource } from '../api/resource.ts';
 import { ErrorNotice, SubmitButton, TextField, useSubmission } from '../components/forms.tsx';
-import { DataTable, ResourceTable } from '../components/table.tsx';
+import { DataTable } from '../components/table.tsx';
 import { Badge, Loaded, Notice, PageHeader, Section } from '../components/ui.tsx';
 import { useFormat } from '../format.ts';
 import { useSession } from '../session.tsx';
-
-function Operators() {
-  const { t } = useTranslation();
-  const format = useFormat();
-  const list = useResource(() => settings.operators(), []);
-  return (
-    <ResourceTable
-      resource={list}
-      empty={t('settings.operators.empty')}
-      rowKey={(op) => op.id}
-      columns={[
-        {
-          header: t('settings.operators.name'),
-          cell: (op) => (
-            <>
-              {op.name} <div className="muted">{op.email}</div>
-            </>
-          ),
-        },
-        {
-          header: t('settings.operators.role'),
-          cell: (op) => (
-            <>
-              {t(`roles.${op.role}`)}
-              {op.disabledAt ? (
-                <>
-                  {' '}
-                  <Badge tone="neutral">{t('settings.operators.disabled')}</Badge>
-                </>
-              ) : null}
-            </>
-          ),
-        },
-        {
-          header: t('settings.operators.secondFactor'),
-          cell: (op) => (
-            <Badge tone={op.secondFactorEnabled ? 'pass' : 'warn'}>
-              {op.secondFactorEnabled ? t('settings.on') : t('settings.off')}
-            </Badge>
-          ),
-        },
-        { header: t('settings.operators.lastLogin'), cell: (op) => format.relative(op.lastLoginAt) },
-      ]}
-    />
-  );
-}
+import { Backups } from './backups.tsx';
+import { Operators } from './operators.tsx';
 
 function OwnSecondFactor() {
   const { t } = useTranslation();
@@ -217,48 +173,6 @@ function Audit() {
         )}
       </Loaded>
     </>
-  );
-}
-
-function Backups() {
-  const { t } = useTranslation();
-  const format = useFormat();
-  const list = useResource(() => settings.backups(), []);
-  return (
-    <Loaded resource={list} isEmpty={(l) => l.backups.length === 0} empty={t('settings.backups.empty')}>
-      {({ backups }) => (
-        <DataTable
-          rows={backups}
-          rowKey={(b) => b.id}
-          columns={[
-            {
-              header: t('settings.backups.at'),
-              cell: (b) => (
-                <>
-                  {format.dateTime(b.createdAt)}
-                  {b.label ? <div className="muted">{b.label}</div> : null}
-                </>
-              ),
-            },
-            { header: t('settings.backups.trigger'), cell: (b) => t(`settings.backups.triggers.${b.trigger}`) },
-            {
-              header: t('settings.backups.state'),
-              cell: (b) => (
-                <Badge tone={b.state === 'verified' ? 'pass' : 'fail'}>{t(`settings.backups.states.${b.state}`)}</Badge>
-              ),
-            },
-            {
-              header: t('settings.backups.size'),
-              numeric: true,
-              cell: (b) =>
-                b.sizeBytes === null
-                  ? '—'
-                  : format.number(b.sizeBytes / 1024, { style: 'unit', unit: 'kilobyte', maximumFractionDigits: 0 }),
-            },
-          ]}
-        />
-      )}
-    </Loaded>
   );
 }
 

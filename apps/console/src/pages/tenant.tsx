@@ -30,6 +30,7 @@ import {
 import { UsageFigures, usageTotals } from '../components/usage.tsx';
 import { useFormat } from '../format.ts';
 import { useSession } from '../session.tsx';
+import { TenantTimeline } from './tenant-timeline.tsx';
 
 type Result = (Outcome & { link?: string }) | null;
 
@@ -654,6 +655,10 @@ export function TenantPage() {
 
             <Section id="limits-title" title={t('tenant.limits.heading')}>
               <LimitsForm key={tenant.updatedAt} tenant={tenant} onSaved={() => data.reload()} />
+            </Section>
+
+            <Section id="timeline-title" title={t('tenant.timeline.title')}>
+              <TenantTimeline tenant={tenant} instances={instances} />
             </Section>
           </>
         );

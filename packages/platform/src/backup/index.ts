@@ -39,6 +39,7 @@ export {
   requestLiveRestore,
   restartedBy,
   setUpPlaneBackups,
+  verifyBackup,
   type PlaneBackupOptions,
 } from './plane.ts';
 export { backupFields, backupSettings, bucketSettings } from './settings.ts';

@@ -3,6 +3,7 @@ import { Problem, type HttpServer } from '../http/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { isSupervised } from '../supervision/index.ts';
 import { BackupBucketError } from './bucket.ts';
+import type { BackupVerification } from './manifest.ts';
 import { latestLiveRestore, RestorePendingError, scheduleLiveRestore, type RestoreActor } from './live-restore.ts';
 import { BackupChecksumError, BackupNotFoundError, PlaneBackups, type BackupSettings } from './service.ts';
 
@@ -48,35 +49,54 @@ export async function requestLiveRestore(
       now: request.now,
     });
   } catch (error) {
-    if (error instanceof BackupNotFoundError) {
-      throw new Problem({ status: 404, type: 'backup-not-found', title: 'No such backup', detail: error.message });
-    }
-    if (error instanceof BackupChecksumError) {
-      throw new Problem({
-        status: 422,
-        type: 'backup-damaged',
-        title: 'The backup file is damaged',
-        detail: error.message,
-      });
-    }
-    if (error instanceof RestorePendingError) {
-      throw new Problem({
-        status: 409,
-        type: 'restore-pending',
-        title: 'A restore is already pending',
-        detail: error.message,
-      });
-    }
-    if (error instanceof BackupBucketError) {
-      throw new Problem({
-        status: 502,
-        type: 'backup-bucket-unavailable',
-        title: 'The bucket could not be read',
-        detail: error.message,
-      });
-    }
-    throw error;
+    throw backupProblem(error);
   }
+}
+
+/**
+ * Restores backup `backupId` into a scratch database again and compares its rows with its
+ * manifest's, without touching the live plane: whether it can still be restored today.
+ */
+export async function verifyBackup(backups: PlaneBackups, backupId: string): Promise<BackupVerification> {
+  try {
+    const manifest = await backups.manifest(backupId);
+    if (manifest.plane !== backups.plane) throw new BackupNotFoundError(backupId, backups.folder);
+    return await backups.verify(manifest);
+  } catch (error) {
+    throw backupProblem(error);
+  }
+}
+
+/** A backup operation's failure as the problem an operator can act on; anything else as it is. */
+function backupProblem(error: unknown): unknown {
+  if (error instanceof BackupNotFoundError) {
+    return new Problem({ status: 404, type: 'backup-not-found', title: 'No such backup', detail: error.message });
+  }
+  if (error instanceof BackupChecksumError) {
+    return new Problem({
+      status: 422,
+      type: 'backup-damaged',
+      title: 'The backup file is damaged',
+      detail: error.message,
+    });
+  }
+  if (error instanceof RestorePendingError) {
+    return new Problem({
+      status: 409,
+      type: 'restore-pending',
+      title: 'A restore is already pending',
+      detail: error.message,
+    });
+  }
+  if (error instanceof BackupBucketError) {
+    return new Problem({
+      status: 502,
+      type: 'backup-bucket-unavailable',
+      title: 'The bucket could not be read',
+      detail: error.message,
+    });
+  }
+  return error;
 }
 
 /** Who restarts a plane that stops for a restore: the answer tells the operator what to expect. */

@@ -12,6 +12,7 @@ import { readdirSync } from 'node:fs';
 import { lockDataDir } from './lock.ts';
 
 export { DataDirLockedError, lockDataDir, lockHolder } from './lock.ts';
+export { persistently, type PersistentlyOptions } from './persistently.ts';
 
 /**
  * The Drizzle client every module uses. PGlite's client has the same query API and result shape

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -198,6 +198,42 @@ describe(`control backups on ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite'}`, () =
       });
     } finally {
       await sim.stop();
+    }
+  });
+
+  it('verifies a backup again on request, without touching the live database, and says when its file is damaged', async () => {
+    const backup = (await control.app.backups!.list()).find((b) => b.state === 'verified')!;
+    const verify = (id: string, headers = control.operator) =>
+      control.app.inject({ method: 'POST', url: `/v1/backups/${id}/verify`, headers });
+
+    const read = await control.loginAs('read-only');
+    expect((await verify(backup.id, read)).statusCode).toBe(403);
+    const res = await verify(backup.id);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ ok: true, problems: [] });
+    expect(res.json<{ rows: number }>().rows).toBeGreaterThan(0);
+    expect((await verify('control-20200101T000000Z-abcdef')).json()).toMatchObject({
+      status: 404,
+      type: '/problems/backup-not-found',
+    });
+    const audit = await control.app.inject({
+      method: 'GET',
+      url: '/v1/audit?action=backup.verify',
+      headers: control.operator,
+    });
+    expect(JSON.stringify(audit.json())).toContain(backup.id);
+
+    // A file changed on disk no longer matches its manifest's checksum.
+    const file = join(control.app.backups!.folder, backup.file!);
+    const bytes = readFileSync(file);
+    try {
+      writeFileSync(file, Buffer.concat([bytes, Buffer.from('x')]));
+      const damaged = await verify(backup.id);
+      expect(damaged.statusCode).toBe(200);
+      expect(damaged.json()).toMatchObject({ ok: false });
+      expect(JSON.stringify(damaged.json())).toMatch(/checksum|sha-?256/i);
+    } finally {
+      writeFileSync(file, bytes);
     }
   });
 

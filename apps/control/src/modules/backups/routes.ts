@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import {
   BackupList,
   BackupParams,
+  BackupVerification,
   InstanceBackup,
   InstanceCommandQuery,
   InstanceParams,
@@ -19,6 +20,7 @@ import {
   peerProblem,
   requestLiveRestore,
   restartedBy,
+  verifyBackup,
   type HttpServer,
   type PlaneBackups,
 } from '@mic/platform';
@@ -82,6 +84,29 @@ export function registerBackupRoutes(app: HttpServer): void {
       },
     },
     () => backupList(backups()),
+  );
+  app.post(
+    '/v1/backups/:backupId/verify',
+    {
+      config: { permission: 'backups.create' },
+      schema: {
+        tags,
+        summary: "Verify one of control's backups again: restore it into a scratch database and count its rows",
+        description: 'The live database is not touched. Takes as long as a restore of the backup; audited.',
+        params: BackupParams,
+        response: { 200: BackupVerification },
+      },
+    },
+    async (req) => {
+      const verification = await verifyBackup(backups(), req.params.backupId);
+      await app.audit.record({
+        actor: actorOf(req),
+        action: 'backup.verify',
+        target: { type: 'backup', id: req.params.backupId },
+        after: verification,
+      });
+      return verification;
+    },
   );
   app.post(
     '/v1/backups/:backupId/restore',

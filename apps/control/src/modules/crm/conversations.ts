@@ -9,8 +9,9 @@ import {
   type SendAccepted,
   type SendMessageRequest,
 } from '@mic/contracts';
-import { PeerError, problems, type Clock, type Db } from '@mic/platform';
+import { problems, type Clock, type Db } from '@mic/platform';
 import type { AuditActor, DbTransaction } from '../audit/index.ts';
+import { handOver } from '../outbox/index.ts';
 import { crmContactPageIds, crmContacts, crmConversations, crmMessages, crmOutboundStates } from './schema.ts';
 import { newId, type Crm } from './service.ts';
 
@@ -371,31 +372,16 @@ export class Conversations {
       .innerJoin(crmConversations, eq(crmConversations.id, crmMessages.conversationId))
       .where(eq(crmMessages.id, messageId));
     if (!row || row.message.state !== 'pending') return;
-    let accepted: SendAccepted;
-    try {
-      accepted = await this.#deps.sendAsHub(messageId, replyRequest(row.conversation, row.message.text ?? ''));
-    } catch (error) {
-      if (
-        error instanceof PeerError &&
-        error.status >= 400 &&
-        error.status < 500 &&
-        ![408, 409, 429].includes(error.status)
-      ) {
-        const problem = error.problem;
-        await this.#db
-          .update(crmMessages)
-          .set({
-            state: 'failed',
-            error: {
-              code: null,
-              title: problem?.title ?? 'The engine refused the reply',
-              message: problem?.detail ?? error.message,
-            },
-          })
-          .where(and(eq(crmMessages.id, messageId), eq(crmMessages.state, 'pending')));
-        return;
-      }
-      throw error;
+    const { accepted, refusal } = await handOver(
+      () => this.#deps.sendAsHub(messageId, replyRequest(row.conversation, row.message.text ?? '')),
+      'reply',
+    );
+    if (refusal) {
+      await this.#db
+        .update(crmMessages)
+        .set({ state: 'failed', error: { code: null, ...refusal } })
+        .where(and(eq(crmMessages.id, messageId), eq(crmMessages.state, 'pending')));
+      return;
     }
     await this.#db.transaction(async (tx) => {
       await tx

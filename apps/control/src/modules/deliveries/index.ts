@@ -5,22 +5,25 @@ import {
   DeliveryParams,
   DeliveryQuery,
   DeliverySummary,
+  InboundEventDetail,
+  InboundEventParams,
+  InboundEventQuery,
+  InboundEventSummary,
+  InstanceMessageParams,
+  MessageStatus,
+  OutboundMessageQuery,
+  OutboundMessageSummary,
   ReplayFilter,
   ReplayResult,
 } from '@mic/contracts';
 import { peerProblem, type HttpServer } from '@mic/platform';
 import { actorOf } from '../audit/index.ts';
-
-const query = (q: Static<typeof DeliveryQuery>) => {
-  const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(q)) if (value !== undefined) params.set(key, String(value));
-  const text = params.toString();
-  return text ? `?${text}` : '';
-};
+import { engineQuery } from '../engine/index.ts';
 
 /**
- * Deliveries to instances as the operator inspects and replays them: the engine keeps them, control
- * asks it with its service token, and every replay is written to the audit log.
+ * Deliveries to instances as the operator inspects and replays them, the events the engine could not
+ * route yet and the messages instances sent: the engine keeps them, control asks it with its service
+ * token, and every replay is written to the audit log.
  */
 export default fp(
   async (app: HttpServer) => {
@@ -44,7 +47,8 @@ export default fp(
           response: { 200: Type.Array(DeliverySummary) },
         },
       },
-      async (req) => engine<Static<typeof DeliverySummary>[]>('GET', `/internal/v1/deliveries${query(req.query)}`),
+      async (req) =>
+        engine<Static<typeof DeliverySummary>[]>('GET', `/internal/v1/deliveries${engineQuery(req.query)}`),
     );
     app.get(
       '/v1/deliveries/:id',
@@ -106,6 +110,64 @@ export default fp(
         });
         return result;
       },
+    );
+    app.get(
+      '/v1/events',
+      {
+        config: { permission: 'deliveries.read' },
+        schema: {
+          tags,
+          summary: "Events received from Meta, newest first; routeState=unrouted lists those no tenant's channel took",
+          querystring: InboundEventQuery,
+          response: { 200: Type.Array(InboundEventSummary) },
+        },
+      },
+      async (req) =>
+        engine<Static<typeof InboundEventSummary>[]>('GET', `/internal/v1/events${engineQuery(req.query)}`),
+    );
+    app.get(
+      '/v1/events/:id',
+      {
+        config: { permission: 'deliveries.read' },
+        schema: {
+          tags,
+          summary: 'One event received from Meta: what the engine read from it and what Meta sent',
+          params: InboundEventParams,
+          response: { 200: InboundEventDetail },
+        },
+      },
+      async (req) => engine<Static<typeof InboundEventDetail>>('GET', `/internal/v1/events/${req.params.id}`),
+    );
+    app.get(
+      '/v1/messages',
+      {
+        config: { permission: 'deliveries.read' },
+        schema: {
+          tags,
+          summary: 'Messages instances sent, newest first',
+          querystring: OutboundMessageQuery,
+          response: { 200: Type.Array(OutboundMessageSummary) },
+        },
+      },
+      async (req) =>
+        engine<Static<typeof OutboundMessageSummary>[]>('GET', `/internal/v1/messages${engineQuery(req.query)}`),
+    );
+    app.get(
+      '/v1/instances/:instanceId/messages/:id',
+      {
+        config: { permission: 'deliveries.read' },
+        schema: {
+          tags,
+          summary: "One message an instance sent and its timeline, with Meta's code and text where it failed",
+          params: InstanceMessageParams,
+          response: { 200: MessageStatus },
+        },
+      },
+      async (req) =>
+        engine<Static<typeof MessageStatus>>(
+          'GET',
+          `/internal/v1/instances/${encodeURIComponent(req.params.instanceId)}/messages/${req.params.id}`,
+        ),
     );
   },
   { name: 'deliveries', dependencies: ['auth', 'audit', 'engine'] },

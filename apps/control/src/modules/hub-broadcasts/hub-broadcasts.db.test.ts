@@ -17,6 +17,8 @@ let engine: Server;
 const calls: EngineCall[] = [];
 /** The engine answers PUTs with this status (a problem body) instead of taking the broadcast. */
 let refuseWith: number | null = null;
+/** The engine answers every request with this status (an engine failing, or restarting). */
+let failWith: number | null = null;
 
 const totals = {
   recipients: 2,
@@ -60,13 +62,14 @@ beforeAll(async () => {
       const text = Buffer.concat(chunks).toString('utf8');
       const path = req.url ?? '';
       calls.push({ method: req.method ?? '', path, body: text ? (JSON.parse(text) as unknown) : null });
-      if (req.method === 'PUT' && refuseWith !== null) {
-        res.writeHead(refuseWith, { 'content-type': 'application/problem+json' });
+      const status = failWith ?? (req.method === 'PUT' ? refuseWith : null);
+      if (status !== null) {
+        res.writeHead(status, { 'content-type': 'application/problem+json' });
         res.end(
           JSON.stringify({
             type: 'about:blank',
             title: 'The template does not exist',
-            status: refuseWith,
+            status,
             detail: 'no template hello_world',
           }),
         );
@@ -175,6 +178,41 @@ describe('hub broadcasts', () => {
       ]);
       return true;
     });
+  });
+
+  it('keeps handing a broadcast over while the engine fails, and shows control’s copy while it cannot answer', async () => {
+    failWith = 503;
+    try {
+      const created = await api<HubBroadcast>('POST', '/v1/hub/broadcasts', {
+        channel: { kind: 'whatsapp', id: '1065400001' },
+        message: template,
+        recipients: [{ to: '+5215550701' }],
+      });
+      const id = created.body.id;
+      const isPut = (c: EngineCall) => c.method === 'PUT' && c.path === `/internal/v1/hub/broadcasts/${id}`;
+      await eventually(async () => calls.some(isPut) || undefined);
+      // A 503 is not a refusal: the broadcast still waits in control, and its job tries again.
+      expect((await api<HubBroadcast>('GET', `/v1/hub/broadcasts/${id}`)).body).toMatchObject({
+        state: 'pending',
+        engineBroadcastId: null,
+        error: null,
+      });
+      failWith = null;
+      await eventually(async () => {
+        const body = (await api<HubBroadcast>('GET', `/v1/hub/broadcasts/${id}`)).body;
+        expect(body).toMatchObject({ state: 'scheduled', engineBroadcastId: `eng-${id}` });
+        return body;
+      });
+      expect(calls.filter(isPut).length).toBeGreaterThan(1);
+
+      failWith = 500;
+      const shown = await api<HubBroadcast>('GET', `/v1/hub/broadcasts/${id}`);
+      expect(shown.status).toBe(200);
+      expect(shown.body).toMatchObject({ state: 'scheduled', engineBroadcastId: `eng-${id}` });
+      expect(calls.at(-1)).toMatchObject({ method: 'GET', path: `/internal/v1/hub/broadcasts/eng-${id}` });
+    } finally {
+      failWith = null;
+    }
   });
 
   it('records the engine’s refusal and refuses a broadcast with neither list nor segment', async () => {

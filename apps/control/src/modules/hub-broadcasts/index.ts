@@ -1,7 +1,14 @@
 import fp from 'fastify-plugin';
 import { Type } from 'typebox';
-import { BroadcastParams, CreateHubBroadcastRequest, HubBroadcast } from '@mic/contracts';
+import {
+  BroadcastParams,
+  BroadcastRecipientPage,
+  BroadcastRecipientsQuery,
+  CreateHubBroadcastRequest,
+  HubBroadcast,
+} from '@mic/contracts';
 import type { HttpServer } from '@mic/platform';
+import { EngineHandover } from '../outbox/index.ts';
 import { HUB_BROADCASTS_QUEUE, HubBroadcasts } from './service.ts';
 
 export { HubBroadcasts, HUB_BROADCASTS_QUEUE } from './service.ts';
@@ -19,31 +26,22 @@ export interface HubBroadcastsModuleOptions {
 }
 
 /**
- * `POST|GET /v1/hub/broadcasts`, `GET /v1/hub/broadcasts/:id`, `POST /v1/hub/broadcasts/:id/pause|resume|cancel`,
- * and the outbox job that hands broadcasts to the engine.
+ * `POST|GET /v1/hub/broadcasts`, `GET /v1/hub/broadcasts/:id` and its `/recipients`,
+ * `POST /v1/hub/broadcasts/:id/pause|resume|cancel`, and the outbox job that hands broadcasts to the engine.
  */
 export default fp(
   async (app: HttpServer, options: HubBroadcastsModuleOptions) => {
+    const handover = new EngineHandover(app.queue, HUB_BROADCASTS_QUEUE);
     const broadcasts = new HubBroadcasts({
       db: app.db.orm,
       clock: app.clock,
-      queue: app.queue,
+      handover,
       resolveSegment: (id) => app.crm.resolveSegment(id),
       engine: (method, path, body) => app.engine.request(method, path, body),
     });
     app.decorate('hubBroadcasts', broadcasts);
     app.hub.onEvent((tx, event) => broadcasts.applyHubEvent(tx, event));
-    // Retried with backoff for as long as control's outbox would: the engine may be down for days.
-    await app.queue.define(HUB_BROADCASTS_QUEUE, {
-      retryLimit: 100_000,
-      retryDelay: 1,
-      retryBackoff: true,
-      retryDelayMax: 60,
-      deleteAfterSeconds: 86_400,
-    });
-    await app.queue.work<{ id: string }>(HUB_BROADCASTS_QUEUE, { batchSize: 1, localConcurrency: 2 }, async ([job]) =>
-      broadcasts.send(job!.data.id),
-    );
+    await handover.work((id) => broadcasts.send(id));
 
     const tags = ['hub'];
     app.post(
@@ -92,6 +90,20 @@ export default fp(
         },
       },
       async (req) => broadcasts.get(req.params.id),
+    );
+    app.get(
+      '/v1/hub/broadcasts/:id/recipients',
+      {
+        config: { permission: 'marketing.read' },
+        schema: {
+          tags,
+          summary: 'Each recipient of a broadcast of the hub and where it stands (paged; none until the engine has it)',
+          params: BroadcastParams,
+          querystring: BroadcastRecipientsQuery,
+          response: { 200: BroadcastRecipientPage },
+        },
+      },
+      async (req) => broadcasts.recipients(req.params.id, req.query),
     );
     for (const action of ['pause', 'resume', 'cancel'] as const) {
       app.post(

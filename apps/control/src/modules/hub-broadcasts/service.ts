@@ -4,6 +4,8 @@ import type {
   Broadcast,
   BroadcastEventData,
   BroadcastRecipientInput,
+  BroadcastRecipientPage,
+  BroadcastRecipientsQuery,
   BroadcastTotals,
   CreateBroadcastRequest,
   CreateHubBroadcastRequest,
@@ -11,7 +13,9 @@ import type {
   HubBroadcast,
   HubBroadcastState,
 } from '@mic/contracts';
-import { PeerError, Problem, peerProblem, problems, type Clock, type Db, type JobQueue } from '@mic/platform';
+import { Problem, peerProblem, problems, type Clock, type Db } from '@mic/platform';
+import { engineCopy, handOver, type EngineHandover } from '../outbox/index.ts';
+import { engineQuery } from '../engine/index.ts';
 import { hubBroadcasts } from './schema.ts';
 
 export const HUB_BROADCASTS_QUEUE = 'hub-broadcasts';
@@ -21,7 +25,8 @@ type Row = typeof hubBroadcasts.$inferSelect;
 export interface HubBroadcastsDeps {
   db: Db;
   clock: Clock;
-  queue: JobQueue;
+  /** The queue that hands each new broadcast to the engine (`HUB_BROADCASTS_QUEUE`). */
+  handover: EngineHandover;
   /** A CRM segment's reachable contacts (`crm.resolveSegment`). */
   resolveSegment: (id: string) => Promise<{ phones: string[]; whatsappId: string | null }[]>;
   /** The engine's internal API, with control's service token. */
@@ -45,7 +50,7 @@ export class HubBroadcasts {
   }
 
   async create(body: CreateHubBroadcastRequest, createdBy: string | null): Promise<HubBroadcast> {
-    const { db, clock, queue } = this.#deps;
+    const { db, clock, handover } = this.#deps;
     if ((body.recipients === undefined) === (body.segmentId === undefined)) {
       throw problems.validation([{ field: 'recipients', message: 'give either recipients or segmentId' }]);
     }
@@ -84,7 +89,7 @@ export class HubBroadcasts {
     };
     await db.transaction(async (tx) => {
       await tx.insert(hubBroadcasts).values(row);
-      await queue.send(HUB_BROADCASTS_QUEUE, { id: row.id }, {}, tx);
+      await handover.enqueue(tx, row.id);
     });
     return describe(row);
   }
@@ -98,13 +103,10 @@ export class HubBroadcasts {
   async get(id: string): Promise<HubBroadcast> {
     const row = await this.#require(id);
     if (row.engineBroadcastId === null) return describe(row);
-    try {
-      const current = await this.#deps.engine<Broadcast>('GET', `/internal/v1/hub/broadcasts/${row.engineBroadcastId}`);
-      return describe((await this.#mirror(current)) ?? row);
-    } catch (error) {
-      if (!(error instanceof PeerError)) throw error;
-      return describe(row);
-    }
+    const current = await engineCopy(() =>
+      this.#deps.engine<Broadcast>('GET', `/internal/v1/hub/broadcasts/${row.engineBroadcastId}`),
+    );
+    return describe((current && (await this.#mirror(current))) ?? row);
   }
 
   /** Pauses, resumes or cancels it at the engine (409 while it still waits in control). */
@@ -130,36 +132,35 @@ export class HubBroadcasts {
     }
   }
 
+  /** Each recipient and where it stands, as the engine keeps them; none while it waits in control. */
+  async recipients(id: string, query: BroadcastRecipientsQuery): Promise<BroadcastRecipientPage> {
+    const row = await this.#require(id);
+    if (row.engineBroadcastId === null) return { recipients: [], nextCursor: null };
+    try {
+      return await this.#deps.engine<BroadcastRecipientPage>(
+        'GET',
+        `/internal/v1/hub/broadcasts/${row.engineBroadcastId}/recipients${engineQuery(query)}`,
+      );
+    } catch (error) {
+      throw peerProblem(error, 'engine');
+    }
+  }
+
   /** The outbox job: hands a pending broadcast to the engine. */
   async send(id: string): Promise<void> {
     const { db, clock } = this.#deps;
     const [row] = await db.select().from(hubBroadcasts).where(eq(hubBroadcasts.id, id));
     if (!row || row.state !== 'pending') return;
-    let accepted: Broadcast;
-    try {
-      accepted = await this.#deps.engine<Broadcast>('PUT', `/internal/v1/hub/broadcasts/${id}`, row.request);
-    } catch (error) {
-      // A refusal is final; the engine unreachable, overloaded or not configured yet is retried.
-      if (
-        error instanceof PeerError &&
-        error.status >= 400 &&
-        error.status < 500 &&
-        ![408, 409, 429].includes(error.status)
-      ) {
-        await db
-          .update(hubBroadcasts)
-          .set({
-            state: 'refused',
-            error: {
-              title: error.problem?.title ?? 'The engine refused the broadcast',
-              message: error.problem?.detail ?? error.message,
-            },
-            updatedAt: clock.now(),
-          })
-          .where(eq(hubBroadcasts.id, id));
-        return;
-      }
-      throw error;
+    const { accepted, refusal } = await handOver(
+      () => this.#deps.engine<Broadcast>('PUT', `/internal/v1/hub/broadcasts/${id}`, row.request),
+      'broadcast',
+    );
+    if (refusal) {
+      await db
+        .update(hubBroadcasts)
+        .set({ state: 'refused', error: refusal, updatedAt: clock.now() })
+        .where(eq(hubBroadcasts.id, id));
+      return;
     }
     await db
       .update(hubBroadcasts)

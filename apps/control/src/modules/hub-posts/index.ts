@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import { Type } from 'typebox';
 import { CreatePostRequest, HubPost, HubPostDetail, PostParams } from '@mic/contracts';
 import type { HttpServer } from '@mic/platform';
+import { EngineHandover } from '../outbox/index.ts';
 import { HUB_POSTS_QUEUE, HubPosts } from './service.ts';
 
 export { HubPosts, HUB_POSTS_QUEUE } from './service.ts';
@@ -16,25 +17,16 @@ declare module 'fastify' {
 /** `POST|GET /v1/hub/posts`, `GET|DELETE /v1/hub/posts/:id`, and the outbox job that hands posts to the engine. */
 export default fp(
   async (app: HttpServer) => {
+    const handover = new EngineHandover(app.queue, HUB_POSTS_QUEUE);
     const posts = new HubPosts({
       db: app.db.orm,
       clock: app.clock,
-      queue: app.queue,
+      handover,
       engine: (method, path, body) => app.engine.request(method, path, body),
     });
     app.decorate('hubPosts', posts);
     app.hub.onEvent((tx, event) => posts.applyHubEvent(tx, event));
-    // Retried with backoff for as long as control's outbox would: the engine may be down for days.
-    await app.queue.define(HUB_POSTS_QUEUE, {
-      retryLimit: 100_000,
-      retryDelay: 1,
-      retryBackoff: true,
-      retryDelayMax: 60,
-      deleteAfterSeconds: 86_400,
-    });
-    await app.queue.work<{ id: string }>(HUB_POSTS_QUEUE, { batchSize: 1, localConcurrency: 2 }, async ([job]) =>
-      posts.send(job!.data.id),
-    );
+    await handover.work((id) => posts.send(id));
 
     const tags = ['hub'];
     app.post(

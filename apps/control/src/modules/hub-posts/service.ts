@@ -11,7 +11,8 @@ import {
   type PostEventData,
   type PostStatus,
 } from '@mic/contracts';
-import { PeerError, Problem, peerProblem, problems, type Clock, type Db, type JobQueue } from '@mic/platform';
+import { Problem, peerProblem, problems, type Clock, type Db } from '@mic/platform';
+import { engineCopy, handOver, type EngineHandover } from '../outbox/index.ts';
 import { hubPosts } from './schema.ts';
 
 export const HUB_POSTS_QUEUE = 'hub-posts';
@@ -21,7 +22,8 @@ type HubPostRow = typeof hubPosts.$inferSelect;
 export interface HubPostsDeps {
   db: Db;
   clock: Clock;
-  queue: JobQueue;
+  /** The queue that hands each new post to the engine (`HUB_POSTS_QUEUE`). */
+  handover: EngineHandover;
   /** The engine's internal API, with control's service token. */
   engine: <T>(method: 'GET' | 'PUT' | 'DELETE', path: string, body?: unknown) => Promise<T>;
 }
@@ -42,7 +44,7 @@ export class HubPosts {
   }
 
   async create(body: unknown, createdBy: string | null): Promise<HubPost> {
-    const { db, clock, queue } = this.#deps;
+    const { db, clock, handover } = this.#deps;
     const now = clock.now();
     const validation = validateCreatePost(body, now);
     if (!validation.ok) throw problems.validation(validation.errors);
@@ -59,7 +61,7 @@ export class HubPosts {
     };
     await db.transaction(async (tx) => {
       await tx.insert(hubPosts).values(row);
-      await queue.send(HUB_POSTS_QUEUE, { id: row.id }, {}, tx);
+      await handover.enqueue(tx, row.id);
     });
     return describe(row);
   }
@@ -74,12 +76,11 @@ export class HubPosts {
     let row = await this.#require(id);
     let enginePost: PostStatus | null = null;
     if (row.enginePostId !== null) {
-      try {
-        enginePost = await this.#deps.engine<PostStatus>('GET', `/internal/v1/hub/posts/${row.enginePostId}`);
-        row = (await this.#mirror(this.#deps.db, row.enginePostId, enginePost)) ?? row;
-      } catch (error) {
-        if (!(error instanceof PeerError)) throw error;
-      }
+      const enginePostId = row.enginePostId;
+      enginePost = await engineCopy(() =>
+        this.#deps.engine<PostStatus>('GET', `/internal/v1/hub/posts/${enginePostId}`),
+      );
+      if (enginePost) row = (await this.#mirror(this.#deps.db, enginePostId, enginePost)) ?? row;
     }
     return { ...describe(row), enginePost };
   }
@@ -121,30 +122,14 @@ export class HubPosts {
     const { db, clock } = this.#deps;
     const [row] = await db.select().from(hubPosts).where(eq(hubPosts.id, id));
     if (!row || row.state !== 'pending') return;
-    let accepted: PostStatus;
-    try {
-      accepted = await this.#deps.engine<PostStatus>('PUT', `/internal/v1/hub/posts/${id}`, row.request);
-    } catch (error) {
-      // A refusal is final; the engine unreachable, overloaded or not configured yet is retried.
-      if (
-        error instanceof PeerError &&
-        error.status >= 400 &&
-        error.status < 500 &&
-        ![408, 409, 429].includes(error.status)
-      ) {
-        const refusal: PostError = {
-          code: null,
-          subcode: null,
-          title: error.problem?.title ?? 'The engine refused the post',
-          message: error.problem?.detail ?? error.message,
-        };
-        await db
-          .update(hubPosts)
-          .set({ state: 'refused', error: refusal, updatedAt: clock.now() })
-          .where(eq(hubPosts.id, id));
-        return;
-      }
-      throw error;
+    const { accepted, refusal } = await handOver(
+      () => this.#deps.engine<PostStatus>('PUT', `/internal/v1/hub/posts/${id}`, row.request),
+      'post',
+    );
+    if (refusal) {
+      const error: PostError = { code: null, subcode: null, ...refusal };
+      await db.update(hubPosts).set({ state: 'refused', error, updatedAt: clock.now() }).where(eq(hubPosts.id, id));
+      return;
     }
     const [stored] = await db
       .update(hubPosts)
@@ -153,13 +138,10 @@ export class HubPosts {
       .returning();
     if (stored?.state === 'cancelled') {
       // The operator cancelled while the engine was taking it: cancel it there too, if still possible.
-      try {
-        const answer = await this.#deps.engine<PostStatus>('DELETE', `/internal/v1/hub/posts/${accepted.id}`);
-        await this.#mirror(db, accepted.id, answer);
-      } catch (error) {
-        if (!(error instanceof PeerError)) throw error;
-        await this.#mirror(db, accepted.id, accepted);
-      }
+      const answer = await engineCopy(() =>
+        this.#deps.engine<PostStatus>('DELETE', `/internal/v1/hub/posts/${accepted.id}`),
+      );
+      await this.#mirror(db, accepted.id, answer ?? accepted);
       return;
     }
     await this.#mirror(db, accepted.id, accepted);

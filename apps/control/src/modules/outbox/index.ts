@@ -1,5 +1,8 @@
 import fp from 'fastify-plugin';
-import { PeerError, type Db, type HttpServer, type JobQueue, type Logger } from '@mic/platform';
+import type { Db, HttpServer, JobQueue, Logger } from '@mic/platform';
+import { OUTBOX_RETRIES, isFinalRefusal } from './handover.ts';
+
+export { EngineHandover, engineCopy, handOver, type Refusal } from './handover.ts';
 
 export const ENGINE_OUTBOX = 'engine.outbox';
 /** Requests where one waiting is as good as ten (config hints): at most one queued per key. */
@@ -56,12 +59,7 @@ async function deliver(app: HttpServer, logger: Logger, request: EngineRequest):
     await app.engine.request(request.method, request.path, request.body);
   } catch (error) {
     // A 4xx other than 408/409/429 will never succeed: log it and drop it instead of retrying for days.
-    if (
-      error instanceof PeerError &&
-      error.status >= 400 &&
-      error.status < 500 &&
-      ![408, 409, 429].includes(error.status)
-    ) {
+    if (isFinalRefusal(error)) {
       logger.error(
         { request: { method: request.method, path: request.path }, err: error },
         'engine refused an outbox request',
@@ -75,9 +73,8 @@ async function deliver(app: HttpServer, logger: Logger, request: EngineRequest):
 export default fp(
   async (app: HttpServer) => {
     app.decorate('engineOutbox', new EngineOutbox(app.queue));
-    const retries = { retryLimit: 100_000, retryDelay: 1, retryBackoff: true, retryDelayMax: 60 };
-    await app.queue.define(ENGINE_OUTBOX, { ...retries, deleteAfterSeconds: 86_400 });
-    await app.queue.define(ENGINE_OUTBOX_COALESCED, { ...retries, policy: 'short', deleteAfterSeconds: 3_600 });
+    await app.queue.define(ENGINE_OUTBOX, { ...OUTBOX_RETRIES, deleteAfterSeconds: 86_400 });
+    await app.queue.define(ENGINE_OUTBOX_COALESCED, { ...OUTBOX_RETRIES, policy: 'short', deleteAfterSeconds: 3_600 });
     const logger = app.log.child({ module: 'outbox' }) as Logger;
     for (const queue of [ENGINE_OUTBOX, ENGINE_OUTBOX_COALESCED]) {
       await app.queue.work<EngineRequest>(queue, { batchSize: 1, localConcurrency: 2 }, async ([job]) =>

@@ -10,25 +10,11 @@ import {
   OptOutQuery,
 } from '@mic/contracts';
 import { Type } from 'typebox';
-import { Problem, idempotencyKeyOf, type HttpServer } from '@mic/platform';
+import { idempotencyKeyOf, type HttpServer } from '@mic/platform';
 import type { Broadcasts } from './service.ts';
 
 const tags = ['instance API'];
 const security = [{ bearer: [] }];
-
-/** The hub instance (tenant zero), or 503 until the first config sync brings it. */
-function hubId(app: HttpServer): string {
-  const hub = app.configSync.snapshot?.instances.find((i) => i.kind === 'hub');
-  if (!hub) {
-    throw new Problem({
-      status: 503,
-      type: 'hub-not-configured',
-      title: 'The hub instance is not configured yet',
-      detail: 'the engine has no config snapshot with the hub instance yet',
-    });
-  }
-  return hub.id;
-}
 
 export function registerBroadcastRoutes(app: HttpServer, broadcasts: Broadcasts, options: { bodyLimit: number }): void {
   // The hub's own broadcasts (control's admin API, through its outbox): control holds no instance
@@ -46,7 +32,7 @@ export function registerBroadcastRoutes(app: HttpServer, broadcasts: Broadcasts,
       },
     },
     async (req, reply) => {
-      const created = await broadcasts.create(hubId(app), req.body, req.params.key);
+      const created = await broadcasts.create(app.hubInstanceId(), req.body, req.params.key);
       void reply.status(201);
       return created;
     },
@@ -61,7 +47,20 @@ export function registerBroadcastRoutes(app: HttpServer, broadcasts: Broadcasts,
         response: { 200: Broadcast },
       },
     },
-    async (req) => broadcasts.get(hubId(app), req.params.id),
+    async (req) => broadcasts.get(app.hubInstanceId(), req.params.id),
+  );
+  app.get(
+    '/internal/v1/hub/broadcasts/:id/recipients',
+    {
+      schema: {
+        tags: ['hub'],
+        summary: 'Each recipient of a broadcast of the hub and where it stands (paged)',
+        params: BroadcastParams,
+        querystring: BroadcastRecipientsQuery,
+        response: { 200: BroadcastRecipientPage },
+      },
+    },
+    async (req) => broadcasts.recipients(app.hubInstanceId(), req.params.id, req.query),
   );
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     app.post(
@@ -74,7 +73,7 @@ export function registerBroadcastRoutes(app: HttpServer, broadcasts: Broadcasts,
           response: { 200: Broadcast },
         },
       },
-      async (req) => broadcasts[action](hubId(app), req.params.id),
+      async (req) => broadcasts[action](app.hubInstanceId(), req.params.id),
     );
   }
 

@@ -28,6 +28,8 @@ declare module 'fastify' {
      * module is off for its tenant, 503 while the engine is disabled.
      */
     assertInstanceMaySend(instanceId: string, platform?: ChannelPlatform): Promise<void>;
+    /** The hub instance (tenant zero) that control's own sends go out as, or 503 until the first config sync brings it. */
+    hubInstanceId(): string;
   }
 }
 
@@ -107,6 +109,19 @@ export default fp(
           module: platform,
         });
       }
+    });
+    app.decorate('hubInstanceId', () => {
+      const hub = sync.snapshot?.instances.find((i) => i.kind === 'hub');
+      if (!hub) {
+        // 503, not 423: the first config sync will bring it, so the caller should retry.
+        throw new Problem({
+          status: 503,
+          type: 'hub-not-configured',
+          title: 'The hub instance is not configured yet',
+          detail: 'the engine has no config snapshot with the hub instance yet',
+        });
+      }
+      return hub.id;
     });
 
     const log = app.log.child({ module: 'config-sync' });

@@ -228,3 +228,36 @@ describe('routing', () => {
     expect(await engine.app.routingTable.routeOf('whatsapp', '106540352242922')).toBeNull();
   });
 });
+
+describe('GET /internal/v1/events', () => {
+  it('lists unrouted events by type and shows one with what Meta sent; an unknown id is 404', async () => {
+    expect((await post(fixture('instagram-text'))).statusCode).toBe(200);
+    const list = await engine.app.inject({
+      method: 'GET',
+      url: '/internal/v1/events?routeState=unrouted&type=instagram.message.received',
+      headers: engine.auth,
+    });
+    expect(list.statusCode).toBe(200);
+    const events = list.json<{ id: string; type: string; routeState: string }[]>();
+    expect(events.length).toBeGreaterThanOrEqual(1);
+    expect(events.every((e) => e.type === 'instagram.message.received' && e.routeState === 'unrouted')).toBe(true);
+
+    const one = await engine.app.inject({
+      method: 'GET',
+      url: `/internal/v1/events/${events[0]!.id}`,
+      headers: engine.auth,
+    });
+    expect(one.statusCode).toBe(200);
+    const detail = one.json<{ event: { id: string }; data: unknown; raw: unknown }>();
+    expect(detail.event.id).toBe(events[0]!.id);
+    expect(JSON.stringify(detail.raw)).toContain('"text"');
+
+    const missing = await engine.app.inject({
+      method: 'GET',
+      url: '/internal/v1/events/00000000-0000-7000-8000-000000000000',
+      headers: engine.auth,
+    });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.headers['content-type']).toContain('application/problem+json');
+  });
+});

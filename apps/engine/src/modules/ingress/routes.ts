@@ -1,10 +1,11 @@
 import { Type } from 'typebox';
-import { InboundEventQuery, InboundEventSummary } from '@mic/contracts';
+import { InboundEventDetail, InboundEventParams, InboundEventQuery, InboundEventSummary } from '@mic/contracts';
 import { SIGNATURE_HEADER, verifyMetaSignature } from '@mic/meta';
 import { Problem, childTraceParent, type HttpServer } from '@mic/platform';
 import type { FastifyRequest } from 'fastify';
 import { DEFAULT_META_APP } from '../secrets/index.ts';
 import type { MetaAppSecrets } from './app-secrets.ts';
+import type { InboundEvent } from './service.ts';
 
 const AppParams = Type.Object({ app: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }) });
 const VerifyQuery = Type.Object({
@@ -88,17 +89,35 @@ export function registerIngressRoutes(app: HttpServer, options: { secrets: MetaA
         response: { 200: Type.Array(InboundEventSummary) },
       },
     },
-    async (req) =>
-      (await app.ingress.list(req.query)).map((e) => ({
-        id: e.id,
-        type: e.type,
-        platform: e.platform,
-        channelId: e.channelId,
-        routeState: e.routeState as 'routed' | 'unrouted',
-        instanceId: e.instanceId,
-        occurredAt: e.occurredAt.toISOString(),
-        receivedAt: e.receivedAt.toISOString(),
-        dedupKey: e.dedupKey,
-      })),
+    async (req) => (await app.ingress.list(req.query)).map(summaryOf),
   );
+  app.get(
+    '/internal/v1/events/:id',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'One stored event with what the engine read from it and what Meta sent',
+        params: InboundEventParams,
+        response: { 200: InboundEventDetail },
+      },
+    },
+    async (req) => {
+      const event = await app.ingress.get(req.params.id);
+      return { event: summaryOf(event), data: event.data, raw: event.raw };
+    },
+  );
+}
+
+function summaryOf(e: InboundEvent) {
+  return {
+    id: e.id,
+    type: e.type,
+    platform: e.platform,
+    channelId: e.channelId,
+    routeState: e.routeState as 'routed' | 'unrouted',
+    instanceId: e.instanceId,
+    occurredAt: e.occurredAt.toISOString(),
+    receivedAt: e.receivedAt.toISOString(),
+    dedupKey: e.dedupKey,
+  };
 }

@@ -1,7 +1,7 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import { metaEnvelopeOf, parseMetaWebhook, type MetaEnvelope, type MetaWebhookEvent } from '@mic/meta';
-import { Problem, type Clock, type Db } from '@mic/platform';
+import { Problem, problems, type Clock, type Db } from '@mic/platform';
 import type { Route, Routing } from '../routing/index.ts';
 import type { Deliveries, RoutedEvent } from '../delivery/index.ts';
 import { inboundEvents, webhookReceipts } from './schema.ts';
@@ -37,6 +37,7 @@ export interface EventQuery {
   routeState?: 'routed' | 'unrouted' | undefined;
   platform?: string | undefined;
   channelId?: string | undefined;
+  type?: string | undefined;
   limit?: number | undefined;
 }
 
@@ -245,6 +246,7 @@ export class Ingress {
       query.routeState ? eq(inboundEvents.routeState, query.routeState) : undefined,
       query.platform ? eq(inboundEvents.platform, query.platform) : undefined,
       query.channelId ? eq(inboundEvents.channelId, query.channelId) : undefined,
+      query.type ? eq(inboundEvents.type, query.type) : undefined,
     ].filter((c) => c !== undefined);
     return this.#db
       .select()
@@ -252,6 +254,12 @@ export class Ingress {
       .where(conditions.length ? and(...conditions) : sql`true`)
       .orderBy(desc(inboundEvents.receivedAt), desc(inboundEvents.id))
       .limit(query.limit ?? 100);
+  }
+
+  async get(id: string): Promise<InboundEvent> {
+    const [event] = await this.#db.select().from(inboundEvents).where(eq(inboundEvents.id, id));
+    if (!event) throw problems.notFound(`no event ${id}`);
+    return event;
   }
 
   async #routesOf(events: MetaWebhookEvent[]): Promise<Map<string, Route | null>> {

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { MessageParams, MessageStatus, SendAccepted } from '@mic/contracts';
-import { Problem, idempotencyKeyOf, type HttpServer } from '@mic/platform';
+import { idempotencyKeyOf, type HttpServer } from '@mic/platform';
 import type { Messages } from './service.ts';
 
 const tags = ['instance API'];
@@ -46,18 +46,9 @@ export function registerMessageRoutes(app: HttpServer, messages: Messages): void
       },
     },
     async (req, reply) => {
-      const hub = app.configSync.snapshot?.instances.find((i) => i.kind === 'hub');
-      if (!hub) {
-        // 503, not 423: the first config sync will bring it, so the caller should retry.
-        throw new Problem({
-          status: 503,
-          type: 'hub-not-configured',
-          title: 'The hub instance is not configured yet',
-          detail: 'the engine has no config snapshot with the hub instance yet',
-        });
-      }
-      const accepted = await messages.accept(hub.id, req.body, req.params.key, (platform) =>
-        app.assertInstanceMaySend(hub.id, platform),
+      const hubId = app.hubInstanceId();
+      const accepted = await messages.accept(hubId, req.body, req.params.key, (platform) =>
+        app.assertInstanceMaySend(hubId, platform),
       );
       void reply.status(202);
       return accepted;

@@ -19,7 +19,7 @@ import {
   type GraphClient,
   type GraphSendRequest,
 } from '@mic/meta';
-import { Problem, problems, requestHash, type Clock, type Db, type Logger } from '@mic/platform';
+import { Problem, persistently, problems, requestHash, type Clock, type Db, type Logger } from '@mic/platform';
 import { laneOf, type ClaimedItem, type Lanes, type Priority, type SendOutcome } from '../outbound/index.ts';
 import type { RoutedEvent } from '../delivery/index.ts';
 import type { NewAlert } from '../reports/service.ts';
@@ -448,8 +448,19 @@ export class Messages {
     };
   }
 
+  /**
+   * Recording what Meta answered must not fail on a passing database error (a full pool, a
+   * failover): a send Meta took must not go back to the lane, which would send it twice.
+   */
+  get #recordingAnswer() {
+    return { logger: this.#deps.logger, what: "recording Meta's answer" };
+  }
+
   /** The lanes' send handler: one Graph call for the item's message, and what the lane does next. */
-  readonly send = async (item: ClaimedItem, isOnTime: () => boolean = () => true): Promise<SendOutcome> => {
+  readonly send = async (
+    item: ClaimedItem,
+    atSlot: () => Promise<boolean> = async () => true,
+  ): Promise<SendOutcome> => {
     const { db, graph } = this.#deps;
     const [row] = await db.select().from(outboundMessages).where(eq(outboundMessages.id, item.messageId));
     if (!row || row.state === 'sent' || row.state === 'failed')
@@ -482,26 +493,36 @@ export class Messages {
       });
       return { outcome: 'failed' };
     }
-    // The reads above take their time under load: a call that would leave after its slot waits for the next.
-    if (!isOnTime()) return { outcome: 'missed-slot' };
     // A message left `sending` by a worker that died mid-call may have reached Meta already.
     const wasInFlight = row.state === 'sending' && item.claims > 1;
-    // Only from queued or sending: a message its waiting caller gave up on stays given up.
+    // Only from queued or sending: a message its waiting caller gave up on stays given up. Recorded
+    // before the slot, so that only the call itself is left for the slot.
     const isMine = await this.#record(row, 'sending', attempt, {
       isOutcomeUnknown: wasInFlight,
       onlyFrom: ['queued', 'sending'],
     });
     if (!isMine) return { outcome: 'failed' };
+    if (!(await atSlot())) {
+      await this.#record(row, 'queued', row.attempts, { onlyFrom: ['sending'] });
+      return { outcome: 'put-back' };
+    }
+    // Its caller stopped waiting while it waited for a slot: it is not sent later.
+    if (row.expiresAt && this.#deps.clock.now() >= row.expiresAt) {
+      await this.#giveUp(row, 'sending');
+      return { outcome: 'failed' };
+    }
 
     try {
       const answer = await graph.send(graphRequest.path, graphRequest.body, token);
       const metaMessageId = parseGraphSendResponse(answer);
-      await this.#persistently(() =>
-        this.#record(row, 'sent', attempt, {
-          metaMessageId,
-          raw: answer,
-          graphAnswer: { status: 200, body: answer },
-        }),
+      await persistently(
+        () =>
+          this.#record(row, 'sent', attempt, {
+            metaMessageId,
+            raw: answer,
+            graphAnswer: { status: 200, body: answer },
+          }),
+        this.#recordingAnswer,
       );
       return { outcome: 'sent' };
     } catch (error) {
@@ -537,12 +558,14 @@ export class Messages {
       default:
         break;
     }
-    await this.#persistently(() =>
-      this.#record(row, 'failed', attempt, {
-        error: details,
-        isOutcomeUnknown: error.isOutcomeUnknown,
-        graphAnswer: { status: error.status, body: graphErrorBody(error) },
-      }),
+    await persistently(
+      () =>
+        this.#record(row, 'failed', attempt, {
+          error: details,
+          isOutcomeUnknown: error.isOutcomeUnknown,
+          graphAnswer: { status: error.status, body: graphErrorBody(error) },
+        }),
+      this.#recordingAnswer,
     );
     return { outcome: 'failed' };
   }
@@ -588,24 +611,6 @@ export class Messages {
       message: `Meta limits ${item.lane} for its spam rate (131048): recipients block or report its messages; its sends slow down`,
       details: { code: error.code, subcode: error.subcode, messageId: row.id },
     });
-  }
-
-  /**
-   * Records what Meta answered, trying again while the database refuses (a full pool, a failover):
-   * a send Meta took must not go back to the lane, which would send it twice. Gives up after about
-   * ten seconds, well inside the lane's lease.
-   */
-  async #persistently(write: () => Promise<unknown>): Promise<void> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await write();
-        return;
-      } catch (error) {
-        if (attempt >= 8) throw error;
-        this.#deps.logger.warn({ err: error, attempt }, "recording Meta's answer failed: trying again");
-        await sleep(Math.min(100 * 2 ** (attempt - 1), 2_000));
-      }
-    }
   }
 
   /** Exponential backoff with jitter (half of it random): spreads the retries of a burst that failed together. */
@@ -681,7 +686,11 @@ export class Messages {
   async expire(id: string): Promise<boolean> {
     const [row] = await this.#deps.db.select().from(outboundMessages).where(eq(outboundMessages.id, id));
     if (!row || row.state !== 'queued') return false;
-    const error = (await this.lastError(id)) ?? NOT_SENT_IN_TIME;
+    return this.#giveUp(row, 'queued');
+  }
+
+  async #giveUp(row: MessageRow, from: MessageState): Promise<boolean> {
+    const error = (await this.lastError(row.id)) ?? NOT_SENT_IN_TIME;
     const graphAnswer: GraphAnswer = {
       status: 400,
       body: graphErrorBody({
@@ -692,7 +701,7 @@ export class Messages {
         details: error.message,
       }),
     };
-    return this.#record(row, 'failed', row.attempts, { error, graphAnswer, onlyFrom: ['queued'] });
+    return this.#record(row, 'failed', row.attempts, { error, graphAnswer, onlyFrom: [from] });
   }
 
   /** The last error in the message's timeline, if any. */

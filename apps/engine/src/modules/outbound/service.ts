@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, JobQueue, Logger } from '@mic/platform';
-import { LaneStore, type ClaimedItem, type LaneItem } from './store.ts';
+import { LaneStore, type ClaimedItem, type LaneItem, type Priority } from './store.ts';
 
 /** What the send handler made of one item; the lane acts on it. */
 export type SendOutcome =
@@ -16,18 +16,17 @@ export type SendOutcome =
   | { outcome: 'lane-slowed'; factor: number; untilMs: number; retryAtMs: number }
   /** 131056: this recipient's items wait until `untilMs`, the lane's others go on. */
   | { outcome: 'recipient-delayed'; untilMs: number }
-  /**
-   * Ready to call Meta only after its slot had passed (`isOnTime` said no): nothing was sent, the
-   * item takes the lane's next slot, in its place.
-   */
-  | { outcome: 'missed-slot' };
+  /** `atSlot` answered false: nothing was sent, the item goes back to its place in the lane. */
+  | { outcome: 'put-back' };
 
 /**
- * Sends one item. `isOnTime` tells whether a Graph call made now still falls within the item's
- * slot: the handler asks it right before the call, after its own database work, whose time under
- * load would otherwise push sends of several slots into one second at Meta.
+ * Sends one item. The handler is called as soon as the item is claimed, ahead of its slot: it does
+ * its own database work first, then waits for `atSlot()` and calls Meta at once when it answers
+ * true, so that nothing but the call itself stands between the slot and the send. `atSlot()`
+ * answers false when the lane takes the item back (a pause, a recipient on hold, a stop): the
+ * handler then sends nothing and answers `put-back`.
  */
-export type SendHandler = (item: ClaimedItem, isOnTime: () => boolean) => Promise<SendOutcome>;
+export type SendHandler = (item: ClaimedItem, atSlot: () => Promise<boolean>) => Promise<SendOutcome>;
 
 export interface LanesOptions {
   db: Db;
@@ -51,22 +50,68 @@ export interface LanesOptions {
   maxInFlightPerLane?: number;
   /** When a handler throws, the item is retried this much later. */
   errorRetryMs?: number;
-  /** Told of each send's outcome and of each slot missed (for metrics). */
-  observe?: (lane: string, event: SendOutcome['outcome'] | 'missed-slot') => void;
+  /** Told of each send's outcome, of each slot missed and of each slow-down for lateness (for metrics). */
+  observe?: (lane: string, event: SendOutcome['outcome'] | 'missed-slot' | 'late-slow-down') => void;
 }
 
 export const DEFAULT_CAP = 80;
+
+const PRIORITY_RANK: Record<Priority, number> = { critical: 0, conversation: 1, marketing: 2 };
+const sendOrder = (a: Held, b: Held) => a.rank - b.rank || a.order - b.order;
+
+/**
+ * How late a send may start after its slot. Sends start within [slot, slot + window], so a
+ * one-second window at Meta holds sends of slots within 1 s + window: at most (1 s + window) /
+ * interval of them, within the cap while window ≤ interval × cap − 1 s. Half of that is spent here,
+ * the other half is left for the network's jitter on the way to Meta: 26 ms at a share of 0.95, and
+ * more on a slowed lane, whose slots are further apart. At share 1 there is no room: 1 ms, for
+ * timer rounding.
+ */
+export function sendWindowMs(intervalMs: number, capPerSecond: number): number {
+  return Math.max(1, 0.5 * (intervalMs * capPerSecond - 1000));
+}
 export const WAKE_QUEUE = 'outbound-lane-wake';
+
+/** A reserved send slot: the send starts within [slotMs, slotMs + windowMs]. */
+interface Slot {
+  slotMs: number;
+  windowMs: number;
+  /** The lane's slow-down factor when the slot was claimed. */
+  factor: number;
+}
 
 interface Held {
   item: ClaimedItem;
-  /** Claim order in this worker: the lane's send order. */
+  /** Claim order in this worker: the lane's send order within a priority. */
   order: number;
+  /** When its claim started (epoch ms). */
+  claimedAt: number;
+  rank: number;
+  /** Its reserved slot; none while it waits for one from the next claim (it lost its own). */
+  slot?: Slot | undefined;
   timer?: NodeJS.Timeout | undefined;
+  /** Its slot has come (the handler may still be preparing). */
+  isDue?: boolean;
+  /** The handler waits in `atSlot()`: answers it. */
+  answer?: ((go: boolean) => void) | undefined;
+  /** Slots it was too late for. */
+  misses: number;
+  /** Taken back by the lane: `atSlot()` answers false. */
+  isPutBack?: boolean;
+  /** No longer waits for a slot: its call to Meta is under way, or its handler has answered. */
+  isGone?: boolean;
+  /** The handler's run, from the claim to the item's outcome. */
   sending?: Promise<void>;
-  /** It gave up one slot for being late at the Graph call: the next one it takes, late or not. */
-  hasMissedSlot?: boolean;
 }
+
+/**
+ * An item that misses this many slots shows a worker too slow for the lane's slots (not a moment's
+ * stall): the lane's slots go twice as far apart (up to `MAX_LATENESS_FACTOR`) for a while, which
+ * widens their windows, so that the item is sent rather than late again and again.
+ */
+const MISSES_TO_SLOW = 2;
+const MAX_LATENESS_FACTOR = 32;
+const LATENESS_SLOW_MS = 3_000;
 
 interface Runner {
   woken: boolean;
@@ -93,19 +138,9 @@ export class Lanes {
   readonly #maxInFlight: number;
   readonly #errorRetryMs: number;
   readonly #observe: NonNullable<LanesOptions['observe']>;
-  /**
-   * How late a send may start after its slot. Sends start within [slot, slot + tolerance], so a
-   * one-second window holds sends of slots within 1 s + tolerance: at most cap × share × (1 s +
-   * tolerance), within the cap while tolerance ≤ (1 / share − 1) s. Half of that is spent here; the
-   * other half is left for the network's jitter on the way to Meta. A worker later than that gives
-   * the slot up (see `#late`).
-   */
-  readonly #toleranceMs: number;
   readonly #held = new Map<string, Held>();
   /** Held items per lane. */
   readonly #load = new Map<string, number>();
-  /** Held items per lane that lost their slot, in send order: the next claim gives them slots first. */
-  readonly #carried = new Map<string, Held[]>();
   readonly #runners = new Map<string, Runner>();
   #handler: SendHandler | undefined;
   #stopping = true;
@@ -117,6 +152,8 @@ export class Lanes {
   #heartbeatTimer: NodeJS.Timeout | undefined;
   /** Slots given up because the worker was too late for them. */
   missedSlots = 0;
+  /** How long from a claim's start until a handler is ready for its slot (moving average, ms). */
+  #readyMs: number;
 
   constructor(options: LanesOptions) {
     this.#store = new LaneStore(options.db);
@@ -131,8 +168,7 @@ export class Lanes {
     this.#maxInFlight = options.maxInFlightPerLane ?? 200;
     this.#errorRetryMs = options.errorRetryMs ?? 1_000;
     this.#observe = options.observe ?? (() => {});
-    // At share 1 there is no room: 1 ms, for timer rounding.
-    this.#toleranceMs = Math.max(1, 0.5 * (1000 / this.#share - 1000));
+    this.#readyMs = this.#horizonMs / 4;
   }
 
   /** Defines the wake queue (before the first enqueue, when there is a queue). */
@@ -249,11 +285,11 @@ export class Lanes {
     await this.#stopWakes();
     for (const runner of this.#runners.values()) runner.wake();
     await Promise.all([...this.#runners.values()].map((runner) => runner.done));
-    await this.#putBack(() => true);
+    const puttingBack = this.#putBack(() => true);
     const sending = [...this.#held.values()].flatMap((held) => (held.sending ? [held.sending] : []));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled(sending),
+      Promise.allSettled([puttingBack, ...sending]),
       new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
     ]);
     clearTimeout(timer);
@@ -281,23 +317,22 @@ export class Lanes {
     await this.#queue?.boss.offWork(WAKE_QUEUE);
   }
 
-  /** Releases the held items not yet being sent that `which` picks, in their places. */
-  async #putBack(which: (item: ClaimedItem) => boolean): Promise<ClaimedItem[]> {
-    const waiting = [...this.#held.values()].filter((held) => !held.sending && which(held.item));
-    for (const held of waiting) {
+  /**
+   * Takes back the held items that `which` picks and that have not gone to Meta: their handlers'
+   * `atSlot()` answers false, and each goes back to its place in the lane when its handler answers
+   * `put-back`. Resolves once they are back.
+   */
+  async #putBack(which: (item: ClaimedItem) => boolean): Promise<void> {
+    const taken = [...this.#held.values()].filter((held) => !held.isGone && !held.isPutBack && which(held.item));
+    for (const held of taken) {
       clearTimeout(held.timer);
-      this.#drop(held.item);
+      held.timer = undefined;
+      held.slot = undefined;
+      held.isPutBack = true;
+      held.answer?.(false);
+      held.answer = undefined;
     }
-    for (const [lane, carried] of this.#carried) {
-      const left = carried.filter((held) => this.#held.has(held.item.messageId));
-      if (left.length > 0) this.#carried.set(lane, left);
-      else this.#carried.delete(lane);
-    }
-    await this.#store.release(
-      waiting.map((held) => held.item.messageId),
-      this.workerId,
-    );
-    return waiting.map((held) => held.item);
+    await Promise.allSettled(taken.flatMap((held) => (held.sending ? [held.sending] : [])));
   }
 
   #inFlight(lane: string): number {
@@ -309,6 +344,13 @@ export class Lanes {
     const load = this.#inFlight(item.lane) - 1;
     if (load > 0) this.#load.set(item.lane, load);
     else this.#load.delete(item.lane);
+  }
+
+  /** The lane's held items that wait for a slot (they lost theirs), in send order. */
+  #unslotted(lane: string): Held[] {
+    return [...this.#held.values()]
+      .filter((held) => held.item.lane === lane && !held.slot && !held.isGone && !held.isPutBack)
+      .sort(sendOrder);
   }
 
   #startRunner(lane: string): void {
@@ -341,8 +383,10 @@ export class Lanes {
       .finally(() => this.#runners.delete(lane))
       .then(async () => {
         // A runner that gives up (database errors) leaves no item without a slot behind.
-        const carried = this.#carried.get(lane);
-        if (carried && !this.#halted) await this.#putBack((item) => carried.some((held) => held.item === item));
+        const unslotted = new Set(this.#unslotted(lane));
+        if (unslotted.size > 0 && !this.#halted) {
+          await this.#putBack((item) => unslotted.has(this.#held.get(item.messageId)!));
+        }
       })
       .catch((error: unknown) => this.#logger.warn({ err: error, lane }, 'lane runner ended badly'));
   }
@@ -351,7 +395,7 @@ export class Lanes {
     let busy = 0;
     while (!this.#stopping) {
       // Items that lost their slot need new slots whatever the lane's load: they are counted in it.
-      const carry = this.#carried.get(lane)?.length ?? 0;
+      const carry = this.#unslotted(lane).length;
       const room = Math.max(0, this.#maxInFlight - this.#inFlight(lane));
       if (room === 0 && carry === 0) {
         await sleep(this.#horizonMs);
@@ -359,8 +403,10 @@ export class Lanes {
       }
       runner.woken = false;
       let claim;
+      let cap;
+      const claimedAt = Date.now();
       try {
-        const cap = await this.#capFor(lane);
+        cap = await this.#capFor(lane);
         claim = await this.#store.claim(
           {
             lane,
@@ -370,8 +416,9 @@ export class Lanes {
             limit: room,
             carry,
             leaseMs: this.#leaseMs,
+            earliestSlotMs: claimedAt + Math.min(this.#horizonMs / 2, 1.5 * this.#readyMs),
           },
-          Date.now(),
+          claimedAt,
         );
       } catch (error) {
         this.#logger.warn({ err: error, lane }, 'lane claim failed');
@@ -399,103 +446,144 @@ export class Lanes {
         continue;
       }
       if (this.#halted) return;
-      // The slots go to the items carried now, then to the new ones, in send order: some carried
-      // items may have been put back during the claim (a slot goes unused), others may have lost
-      // their slot meanwhile (the last items wait for the next claim).
-      const queue = [...(this.#carried.get(lane) ?? [])];
       for (const item of claim.items) {
-        queue.push({ item, order: this.#claimed++ });
-        this.#held.set(item.messageId, queue.at(-1)!);
+        const held: Held = {
+          item,
+          order: this.#claimed++,
+          claimedAt,
+          rank: PRIORITY_RANK[item.priority],
+          misses: 0,
+        };
+        this.#held.set(item.messageId, held);
         this.#load.set(lane, this.#inFlight(lane) + 1);
+        held.sending = this.#send(held);
       }
-      const slots = [...claim.carriedSlots, ...claim.items.map((item) => item.slotMs)];
+      // The slots go to the items without one, in send order: a new critical item before carried
+      // marketing ones. Some carried items may have been put back during the claim (a slot goes
+      // unused); items left over wait for the next claim.
+      const windowMs = sendWindowMs(claim.intervalMs, cap);
+      const slots = [...claim.carriedSlots, ...claim.items.map((item) => item.slotMs)].sort((a, b) => a - b);
+      const waiting = this.#unslotted(lane);
       slots.forEach((slotMs, i) => {
-        if (!queue[i]) return;
-        queue[i].item.slotMs = slotMs;
-        this.#arm(queue[i]);
+        if (waiting[i]) this.#arm(waiting[i], { slotMs, windowMs, factor: claim.slowFactor });
       });
-      if (queue.length > slots.length) this.#carried.set(lane, queue.slice(slots.length));
-      else this.#carried.delete(lane);
       if (this.#stopping) return;
-      await sleep(claim.frontierMs - this.#horizonMs / 2 - Date.now());
+      // Claims again while half a horizon of slots is left, and early enough to be ready for them.
+      await sleep(claim.frontierMs - this.#horizonMs / 2 - this.#readyMs - Date.now());
     }
   }
 
-  /** Sets the held item's timer for its slot. */
-  #arm(held: Held): void {
+  /** Gives the held item a slot and sets its timer. */
+  #arm(held: Held, slot: Slot): void {
+    clearTimeout(held.timer);
+    held.slot = slot;
+    held.item.slotMs = slot.slotMs;
+    held.isDue = false;
     const fire = () => {
       if (this.#halted) return;
       const now = Date.now();
-      if (now < held.item.slotMs) {
+      if (now < slot.slotMs) {
         // Timers may fire a little early by the wall clock.
-        held.timer = setTimeout(fire, held.item.slotMs - now);
-      } else if (now > held.item.slotMs + this.#toleranceMs) {
-        this.#late(held);
-      } else {
-        held.timer = undefined;
-        held.sending = this.#send(held);
+        held.timer = setTimeout(fire, slot.slotMs - now);
+        return;
       }
+      held.timer = undefined;
+      held.isDue = true;
+      this.#go(held);
     };
-    held.timer = setTimeout(fire, Math.max(0, held.item.slotMs - Date.now()));
+    held.timer = setTimeout(fire, Math.max(0, slot.slotMs - Date.now()));
   }
 
   /**
-   * Too late for the slot (an overloaded event loop): the slot is lost, not the order. The worker's
-   * waiting items on the lane take its remaining slots in send order, and those left over wait, in
-   * order, for slots from the next claim. One slot is wasted per late item.
+   * Lets the handler call Meta once the slot has come and the handler is ready, if that is still
+   * within the slot's window; otherwise the slot is lost (`#late`).
+   */
+  #go(held: Held): void {
+    if (!held.isDue || !held.answer || !held.slot) return;
+    if (Date.now() > held.slot.slotMs + held.slot.windowMs) {
+      this.#late(held);
+      return;
+    }
+    const answer = held.answer;
+    held.answer = undefined;
+    held.isGone = true;
+    answer(true);
+  }
+
+  /**
+   * Too late for the slot (an overloaded event loop, or a handler slower to prepare than the
+   * horizon): the slot is lost, not the order. The worker's waiting items on the lane take its
+   * remaining slots in send order, and those left over wait, in order, for slots from the next
+   * claim. Repeated lateness slows the lane down: wider slots leave a slow worker more time.
    */
   #late(late: Held): void {
     this.missedSlots++;
     const lane = late.item.lane;
     this.#observe(lane, 'missed-slot');
+    const now = Date.now();
     const waiting = [...this.#held.values()]
-      .filter((held) => held.item.lane === lane && !held.sending)
-      .sort((a, b) => a.order - b.order);
+      .filter((held) => held.item.lane === lane && !held.isGone && !held.isPutBack)
+      .sort(sendOrder);
     const slots = waiting
-      .filter((held) => held.timer && held !== late)
-      .map((held) => held.item.slotMs)
-      .sort((a, b) => a - b);
+      .flatMap((held) =>
+        held.slot && held !== late && held.slot.slotMs + held.slot.windowMs >= now ? [held.slot] : [],
+      )
+      .sort((a, b) => a.slotMs - b.slotMs);
     for (const held of waiting) {
       clearTimeout(held.timer);
       held.timer = undefined;
+      held.slot = undefined;
     }
-    slots.forEach((slotMs, i) => {
-      waiting[i]!.item.slotMs = slotMs;
-      this.#arm(waiting[i]!);
-    });
-    this.#carried.set(lane, waiting.slice(slots.length));
+    const factor = late.slot?.factor ?? 1;
+    slots.forEach((slot, i) => this.#arm(waiting[i]!, slot));
+    if (++late.misses >= MISSES_TO_SLOW) {
+      late.misses = 0;
+      this.#slowForLateness(lane, factor, now);
+    }
     // The lane's runner may have gone idle since it claimed these.
     this.wake(lane);
   }
 
+  #slowForLateness(lane: string, factor: number, now: number): void {
+    this.#observe(lane, 'late-slow-down');
+    const slower = Math.min(MAX_LATENESS_FACTOR, Math.max(2, factor * 2));
+    this.#logger.warn({ lane, factor: slower }, 'lane sends keep missing their slots: the lane slows down for a while');
+    this.slowDown(lane, slower, now + LATENESS_SLOW_MS).catch((error: unknown) =>
+      this.#logger.warn({ err: error, lane }, 'lane slow-down failed'),
+    );
+  }
+
   async #send(held: Held): Promise<void> {
     const { item } = held;
-    let isReslotted = false;
+    const atSlot = () =>
+      new Promise<boolean>((resolve) => {
+        if (held.isPutBack || this.#stopping) {
+          resolve(false);
+          return;
+        }
+        this.#readyMs = 0.8 * this.#readyMs + 0.2 * (Date.now() - held.claimedAt);
+        held.answer = resolve;
+        this.#go(held);
+      });
     try {
       let outcome: SendOutcome;
       try {
-        // One missed slot per item at most: a worker always that slow still sends, late, rather than never.
-        const isOnTime = () => held.hasMissedSlot === true || Date.now() <= item.slotMs + this.#toleranceMs;
-        outcome = await this.#handler!(item, isOnTime);
+        outcome = await this.#handler!(item, atSlot);
       } catch (error) {
         this.#logger.error({ err: error, lane: item.lane, messageId: item.messageId }, 'send handler threw');
         outcome = { outcome: 'retry', atMs: Date.now() + this.#errorRetryMs };
       }
       // A halted worker is a dead one: what it learns afterwards is lost, as in a crash.
       if (this.#halted) return;
-      if (outcome.outcome === 'missed-slot') {
-        delete held.sending;
-        isReslotted = true;
-        held.hasMissedSlot = true;
-        this.#late(held);
-        return;
-      }
-      this.#observe(item.lane, outcome.outcome);
+      // A handler that answered without waiting for its slot gave its slot up.
+      held.isGone = true;
+      clearTimeout(held.timer);
+      if (outcome.outcome !== 'put-back') this.#observe(item.lane, outcome.outcome);
       await this.#settle(item, outcome);
     } catch (error) {
       this.#logger.error({ err: error, lane: item.lane, messageId: item.messageId }, 'lane item not settled');
     } finally {
-      if (!this.#halted && !isReslotted) {
+      if (!this.#halted) {
         const wasFull = this.#inFlight(item.lane) >= this.#maxInFlight;
         this.#drop(item);
         if (wasFull) this.#runners.get(item.lane)?.wake();
@@ -523,6 +611,9 @@ export class Lanes {
         return;
       case 'recipient-delayed':
         await this.delayRecipient(item.lane, item.recipient, result.untilMs);
+        await this.#store.release(ids, this.workerId);
+        return;
+      case 'put-back':
         await this.#store.release(ids, this.workerId);
         return;
     }

@@ -45,7 +45,15 @@ export type Claim =
    * Slots for the `carry` items the worker already holds (`carriedSlots`), then the new items in
    * send order; `frontierMs` is the first slot after theirs.
    */
-  | { kind: 'claimed'; carriedSlots: number[]; items: ClaimedItem[]; frontierMs: number };
+  | {
+      kind: 'claimed';
+      carriedSlots: number[];
+      items: ClaimedItem[];
+      frontierMs: number;
+      /** The slots' spacing, and the lane's slow-down factor in it. */
+      intervalMs: number;
+      slowFactor: number;
+    };
 
 export interface ClaimRequest {
   lane: string;
@@ -58,6 +66,11 @@ export interface ClaimRequest {
   limit: number;
   /** Items the worker holds without a slot (it was too late for theirs): they get the first slots. */
   carry: number;
+  /**
+   * On a lane whose cursor is behind now, no slot before this time: the first slots would otherwise
+   * be now, already past by the time the claim returns and the handler is ready.
+   */
+  earliestSlotMs?: number;
   leaseMs: number;
 }
 
@@ -132,8 +145,11 @@ export class LaneStore {
       if (!lane) return { kind: 'busy' };
       if (lane.pausedReason !== null) return { kind: 'paused' };
       const slowed = lane.slowUntil !== null && lane.slowUntil.getTime() > nowMs;
-      const intervalMs = (1000 * (slowed ? Math.max(1, lane.slowFactor) : 1)) / request.ratePerSecond;
-      const start = Math.max(lane.nextSlotMs, nowMs);
+      const slowFactor = slowed ? Math.max(1, lane.slowFactor) : 1;
+      const intervalMs = (1000 * slowFactor) / request.ratePerSecond;
+      // A lane whose cursor is behind now has been idle (or its worker fell behind): its first slot
+      // leaves the worker time to get ready; a busy lane's next slot is its cursor.
+      const start = lane.nextSlotMs >= nowMs ? lane.nextSlotMs : Math.max(nowMs, request.earliestSlotMs ?? nowMs);
       if (start > nowMs + request.horizonMs) return { kind: 'ahead', atMs: start - request.horizonMs / 2 };
       const room = Math.floor((nowMs + request.horizonMs - start) / intervalMs) + 1;
       const carry = Math.min(room, request.carry);
@@ -158,6 +174,8 @@ export class LaneStore {
       return {
         kind: 'claimed',
         frontierMs,
+        intervalMs,
+        slowFactor,
         carriedSlots: Array.from({ length: carry }, (_, i) => start + i * intervalMs),
         items: rows.map((row, i) => ({
           messageId: row.message_id,

@@ -553,6 +553,19 @@ describe('the posts API', () => {
 
 describe('the hub’s own posts (tenant zero)', () => {
   it('publishes on the hub’s page for control’s service token, idempotent by control’s key', async () => {
+    const body = { channel: { kind: 'facebook', id: PAGE_HUB }, post: { type: 'text', message: 'News from MIC' } };
+    // Before the config snapshot names the hub, control is told to try again later.
+    const early = await engine.app.inject({
+      method: 'PUT',
+      url: '/internal/v1/hub/posts/crm-post-0',
+      headers: engine.auth,
+      payload: body,
+    });
+    expect(early.statusCode).toBe(503);
+    expect(early.json<{ type: string; title: string }>()).toMatchObject({
+      type: expect.stringContaining('hub-not-configured') as string,
+      title: 'The hub instance is not configured yet',
+    });
     await applyTestConfig(engine, (s) => {
       s.tenants.push({ ...s.tenants[0]!, id: 'ten_hub' });
       s.instances.push({
@@ -566,7 +579,6 @@ describe('the hub’s own posts (tenant zero)', () => {
       });
       s.channels.push({ platform: 'messenger', channelId: PAGE_HUB, instanceId: 'ins_hub' });
     });
-    const body = { channel: { kind: 'facebook', id: PAGE_HUB }, post: { type: 'text', message: 'News from MIC' } };
     const put = () =>
       engine.app.inject({
         method: 'PUT',

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { CreatePostRequest, PostList, PostListQuery, PostParams, PostStatus } from '@mic/contracts';
-import { Problem, idempotencyKeyOf, type HttpServer } from '@mic/platform';
+import { idempotencyKeyOf, type HttpServer } from '@mic/platform';
 import type { Posts } from './service.ts';
 
 const tags = ['instance API'];
@@ -88,19 +88,6 @@ export function registerPostRoutes(app: HttpServer, posts: Posts): void {
  */
 function registerHubPostRoutes(app: HttpServer, posts: Posts): void {
   const hubTags = ['hub'];
-  const hubId = (): string => {
-    const hub = app.configSync.snapshot?.instances.find((i) => i.kind === 'hub');
-    if (!hub) {
-      // 503, not 423: the first config sync will bring it, so the caller should retry.
-      throw new Problem({
-        status: 503,
-        type: 'hub-not-configured',
-        title: 'The hub instance is not configured yet',
-        detail: 'the engine has no config snapshot with the hub instance yet',
-      });
-    }
-    return hub.id;
-  };
   app.put(
     '/internal/v1/hub/posts/:key',
     {
@@ -113,7 +100,7 @@ function registerHubPostRoutes(app: HttpServer, posts: Posts): void {
       },
     },
     async (req, reply) => {
-      const instanceId = hubId();
+      const instanceId = app.hubInstanceId();
       const accepted = await posts.accept(instanceId, req.body, req.params.key, (platform) =>
         app.assertInstanceMaySend(instanceId, platform),
       );
@@ -131,12 +118,12 @@ function registerHubPostRoutes(app: HttpServer, posts: Posts): void {
         response: { 200: PostList },
       },
     },
-    async (req) => posts.list(hubId(), req.query),
+    async (req) => posts.list(app.hubInstanceId(), req.query),
   );
   app.get(
     '/internal/v1/hub/posts/:id',
     { schema: { tags: hubTags, summary: 'A post of the hub', params: PostParams, response: { 200: PostStatus } } },
-    async (req) => posts.status(hubId(), req.params.id),
+    async (req) => posts.status(app.hubInstanceId(), req.params.id),
   );
   app.delete(
     '/internal/v1/hub/posts/:id',
@@ -148,6 +135,6 @@ function registerHubPostRoutes(app: HttpServer, posts: Posts): void {
         response: { 200: PostStatus },
       },
     },
-    async (req) => posts.cancel(hubId(), req.params.id),
+    async (req) => posts.cancel(app.hubInstanceId(), req.params.id),
   );
 }

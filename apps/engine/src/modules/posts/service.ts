@@ -22,6 +22,7 @@ import { GraphError } from '@mic/meta';
 import {
   Problem,
   childTraceParent,
+  persistently,
   problems,
   requestHash,
   type Clock,
@@ -766,13 +767,15 @@ export class Posts {
     attempt?: number,
     isOutcomeUnknown = false,
   ): Promise<undefined> {
-    await this.#persistently(() =>
-      this.#transition(
-        row,
-        'failed',
-        { error, runId: null, waitingReason: null, nextAttemptAt: null, publishStartedAt: null },
-        { step, attempt, error, isOutcomeUnknown },
-      ),
+    await persistently(
+      () =>
+        this.#transition(
+          row,
+          'failed',
+          { error, runId: null, waitingReason: null, nextAttemptAt: null, publishStartedAt: null },
+          { step, attempt, error, isOutcomeUnknown },
+        ),
+      { logger: this.#deps.logger, what: "recording Meta's answer" },
     );
     return undefined;
   }
@@ -784,43 +787,29 @@ export class Posts {
     entry: { isOutcomeUnknown?: boolean; detail?: string },
   ): Promise<void> {
     const now = this.#deps.clock.now();
-    await this.#persistently(() =>
-      this.#transition(
-        row,
-        'published',
-        {
-          publishedId,
-          publishAnswer: answer ?? null,
-          publishedAt: now,
-          publishStartedAt: null,
-          runId: null,
-          waitingReason: null,
-          nextAttemptAt: null,
-          error: null,
-        },
-        { step: 'publish', attempt: row.attempts + 1, ...entry },
-        {},
-        answer && typeof answer === 'object' ? answer : {},
-      ),
+    // A post Meta published must not go back to be published again: the database gets ~7 s to take it.
+    await persistently(
+      () =>
+        this.#transition(
+          row,
+          'published',
+          {
+            publishedId,
+            publishAnswer: answer ?? null,
+            publishedAt: now,
+            publishStartedAt: null,
+            runId: null,
+            waitingReason: null,
+            nextAttemptAt: null,
+            error: null,
+          },
+          { step: 'publish', attempt: row.attempts + 1, ...entry },
+          {},
+          answer && typeof answer === 'object' ? answer : {},
+        ),
+      { logger: this.#deps.logger, what: "recording Meta's answer" },
     );
     this.#deps.logger.info({ postId: row.id, platform: row.platform, publishedId }, 'post published');
-  }
-
-  /**
-   * Records what Meta answered, trying again while the database refuses (a full pool, a failover):
-   * a post Meta published must not go back to be published again.
-   */
-  async #persistently(write: () => Promise<unknown>): Promise<void> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await write();
-        return;
-      } catch (error) {
-        if (attempt >= 8) throw error;
-        this.#deps.logger.warn({ err: error, attempt }, "recording Meta's answer failed: trying again");
-        await sleep(Math.min(100 * 2 ** (attempt - 1), 2_000));
-      }
-    }
   }
 
   #pollDelay(polls: number): number {

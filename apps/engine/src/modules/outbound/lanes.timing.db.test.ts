@@ -54,9 +54,13 @@ async function worker(
   log: Sent[],
   answer: (item: ClaimedItem) => Promise<SendOutcome> | SendOutcome = () => ({ outcome: 'sent' }),
   options: Partial<LanesOptions> = {},
+  /** The handler's own work before its slot (reads, the `sending` record). */
+  prepare: (item: ClaimedItem) => Promise<void> | void = () => {},
 ): Promise<Lanes> {
   const lanes = new Lanes({ db: replicas[n]!.orm, logger: testLogger(), ...FAST, ...options });
-  await lanes.start(async (item) => {
+  await lanes.start(async (item, atSlot) => {
+    await prepare(item);
+    if (!(await atSlot())) return { outcome: 'put-back' };
     log.push({ messageId: item.messageId, lane: item.lane, at: Date.now(), claims: item.claims, worker: n });
     return answer(item);
   });
@@ -203,6 +207,27 @@ describe('lanes', () => {
     expect(log.map((sent) => sent.messageId)).toEqual(backlog(lane, 30).map((item) => item.messageId));
     expect(busiestSecond(log.map((sent) => sent.at))).toBeLessThanOrEqual(cap);
   });
+
+  it('slows a lane down while its worker is too slow for the slots, and still sends everything in order', async () => {
+    const cap = 20;
+    const lane = laneOf('whatsapp', 'saturated');
+    const log: Sent[] = [];
+    const events: string[] = [];
+    // Each handler's preparation blocks the event loop for 70 ms, longer than a slot (50 ms): at the
+    // lane's rate the worker is late for every slot, and without slowing down it would never send.
+    const busy = () => {
+      const until = Date.now() + 70;
+      while (Date.now() < until);
+    };
+    const lanes = await worker(0, log, undefined, { capFor: () => cap, observe: (_, e) => events.push(e) }, busy);
+    await enqueue(backlog(lane, 20), lanes);
+    await settled(20, log, lane, 60_000);
+
+    expect(events).toContain('late-slow-down');
+    expect(log.map((sent) => sent.messageId)).toEqual(backlog(lane, 20).map((item) => item.messageId));
+    expect(busiestSecond(log.map((sent) => sent.at))).toBeLessThanOrEqual(cap);
+    expect(lanes.missedSlots).toBeGreaterThan(0);
+  }, 70_000);
 
   it('slows a lane down until the given time, then goes back to its rate', async () => {
     const cap = 20;
