@@ -45,6 +45,7 @@ export default fp(
     });
     app.decorate('broadcasts', broadcasts);
     app.messages.onOutboundEvents(broadcasts.recordOutbound);
+    app.messages.onQueued(broadcasts.countReach);
     app.deliveries.onRoutedEvents(broadcasts.recordInbound);
     registerBroadcastRoutes(app, broadcasts, { bodyLimit });
 

@@ -787,6 +787,33 @@ export class Broadcasts {
     return { blockedUntil };
   }
 
+  /**
+   * A template the Send API queued to someone outside their service window counts against the
+   * portfolio's messaging limit as a broadcast's does: Meta counts unique users reached, whoever
+   * sent to them, so the broadcasts that follow see the room that is left.
+   */
+  readonly countReach = async ({ request, at }: { request: SendMessageRequest; at: Date }): Promise<void> => {
+    if (request.channel.kind !== 'whatsapp' || request.message.type !== 'template') return;
+    const channelId = request.channel.id;
+    const customer = request.to.replace(/^\+/, '');
+    const limit = await this.#deps.templates.messagingLimit(channelId);
+    await this.#deps.db.transaction(async (tx) => {
+      const [open] = await tx
+        .select({ customer: customerWindows.customer })
+        .from(customerWindows)
+        .where(
+          and(
+            eq(customerWindows.channelId, channelId),
+            eq(customerWindows.customer, customer),
+            gt(customerWindows.lastInboundAt, new Date(at.getTime() - DAY_MS)),
+          ),
+        );
+      if (open) return;
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`messaging-reach:${limit.scope}`}))`);
+      await this.#recordReach(tx, limit.scope, [customer], at);
+    });
+  };
+
   async #recordReach(tx: Db, scope: string, customers: readonly string[], now: Date): Promise<void> {
     for (let i = 0; i < customers.length; i += INSERT_CHUNK) {
       await tx

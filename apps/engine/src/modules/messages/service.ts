@@ -67,6 +67,8 @@ export type SendCheck = (instanceId: string, request: SendMessageRequest) => Pro
  * change; answers more events to deliver with them.
  */
 export type OutboundListener = (tx: Db, events: readonly RoutedEvent[]) => Promise<readonly RoutedEvent[]>;
+/** Told of each message one send queued (not broadcasts, which count their own), after it committed. */
+export type QueuedListener = (queued: { request: SendMessageRequest; at: Date }) => Promise<void>;
 
 /** Messages queued together (a broadcast's batch): one request per recipient, in one transaction. */
 export interface MessageBatch {
@@ -113,6 +115,7 @@ export class Messages {
   readonly #statuses: MessageStatuses;
   readonly #checks: SendCheck[] = [];
   readonly #listeners: OutboundListener[] = [];
+  readonly #queuedListeners: QueuedListener[] = [];
 
   constructor(deps: MessagesDeps) {
     this.#deps = deps;
@@ -190,7 +193,8 @@ export class Messages {
     const hash = requestHash(request);
     const quota = tenant.limits.messagesPerMonth;
     const { db, clock, lanes } = this.#deps;
-    return db.transaction(async (tx) => {
+    let queuedAt: Date | undefined;
+    const accepted = await db.transaction(async (tx) => {
       // Serializes the check-then-insert of the quota count and of the idempotency key.
       if (quota !== null) {
         await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`outbound-quota:${tenant.id}`}))`);
@@ -257,8 +261,17 @@ export class Messages {
       await tx.insert(outboundMessageEvents).values({ messageId: id, state: 'queued', at: now });
       await lanes.enqueue(tx, { messageId: id, lane, priority, recipient: request.to });
       if (quota !== null) await this.#alertQuotaCrossed(tx, tenant.id, instanceId, quota, usedBefore + 1, now);
+      queuedAt = now;
       return { id, state: 'queued' as const };
     });
+    if (queuedAt) {
+      for (const listener of this.#queuedListeners) {
+        await listener({ request, at: queuedAt }).catch((error: unknown) =>
+          this.#deps.logger.warn({ err: error, messageId: accepted.id }, 'a listener of queued messages failed'),
+        );
+      }
+    }
+    return accepted;
   }
 
   /** Crossing 80 % and 100 % of the month's quota each raises one usage alert (a key per month and step). */
@@ -294,6 +307,10 @@ export class Messages {
   /** Adds a check that every send passes before it is queued (`POST /v1/messages`, the Graph-compatible API). */
   addCheck(check: SendCheck): void {
     this.#checks.push(check);
+  }
+
+  onQueued(listener: QueuedListener): void {
+    this.#queuedListeners.push(listener);
   }
 
   /** Listens to messages' state changes (their outbound events) in the transactions that record them. */

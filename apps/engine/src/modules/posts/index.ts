@@ -8,6 +8,9 @@ import { PUBLISH_QUEUE, Posts, type PostsOptions, type PublishJob } from './serv
 
 export { Posts, PUBLISH_QUEUE, channelPlatformOf, type PostsOptions } from './service.ts';
 
+/** pg-boss's tries of a run that fails on something other than Meta, hours apart at the end. */
+const PUBLISH_RETRY_LIMIT = 20;
+
 declare module 'fastify' {
   interface FastifyInstance {
     /** Publishing: Facebook Page and Instagram posts instances make, and their workers. */
@@ -61,15 +64,24 @@ export default fp(
     // pg-boss's retries cover a crash: a worker that dies stops heart-beating and the job runs again,
     // resuming from the ids recorded so far.
     await app.queue.define(PUBLISH_QUEUE, {
-      retryLimit: 20,
+      retryLimit: PUBLISH_RETRY_LIMIT,
       retryDelay: 5,
       retryBackoff: true,
       heartbeatSeconds: 10,
       deleteAfterSeconds: 86_400,
     });
     if (app.runsWorkers) {
-      await app.queue.work<PublishJob>(PUBLISH_QUEUE, { batchSize: 1, localConcurrency: concurrency }, async ([job]) =>
-        posts.run(job!.data),
+      await app.queue.work<PublishJob>(
+        PUBLISH_QUEUE,
+        { batchSize: 1, localConcurrency: concurrency },
+        async ([job]) => {
+          try {
+            await posts.run(job!.data);
+          } catch (error) {
+            if (job!.retryCount >= PUBLISH_RETRY_LIMIT) await posts.giveUp(job!.data, job!.retryCount + 1, error);
+            throw error;
+          }
+        },
       );
     }
     registerPostRoutes(app, posts);

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { eq } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGraphSandbox, type GraphSandbox } from '@mic/meta-sandbox';
@@ -513,6 +514,26 @@ describe('the posts API', () => {
     await new Promise((r) => setTimeout(r, 1_800));
     expect((await status('ins_main', post.id)).state).toBe('cancelled');
     expect(sandbox.publishing.containers({ objectId: IG })).toHaveLength(containersBefore);
+  });
+
+  it('fails a post whose run the queue gave up on, saying why, instead of leaving it queued', async () => {
+    const post = await accepted(
+      'ins_main',
+      fb({ type: 'text', message: 'Never' }, { publishAt: new Date(Date.now() + 3_600_000).toISOString() }),
+    );
+    const [row] = await engine.app.db.orm.select().from(posts).where(eq(posts.id, post.id));
+    // What the job handler does when its last try throws (pg-boss's 21st, hours after the first).
+    await engine.app.posts.giveUp({ postId: post.id, runId: row!.runId! }, 21, new Error('connection refused'));
+    const failed = await status('ins_main', post.id);
+    expect(failed.state).toBe('failed');
+    expect(failed.error).toMatchObject({
+      title: 'Publishing gave up',
+      message: 'the engine could not move the post on after 21 tries: connection refused',
+    });
+    await eventsOf(post.id, 'failed');
+    // A run that is no longer the post's own changes nothing.
+    await engine.app.posts.giveUp({ postId: post.id, runId: uuidv7() }, 21, new Error('late'));
+    expect((await status('ins_main', post.id)).error?.message).toContain('connection refused');
   });
 
   it('answers the same post for a repeated Idempotency-Key, and refuses the key with another body', async () => {

@@ -356,6 +356,30 @@ export class Posts {
     }
   };
 
+  /**
+   * The queue's last try of a run failed on something other than Meta (the database, a bug): the
+   * post fails, saying why, rather than stay `queued` or `processing` with no run left to move it.
+   */
+  async giveUp(job: PublishJob, tries: number, error: unknown): Promise<void> {
+    const row = await q.get(this.#deps.db, job.postId);
+    if (!row || row.runId !== job.runId || TERMINAL.has(row.state)) return;
+    const reason = error instanceof Error ? error.message : String(error);
+    this.#deps.logger.error({ err: error, postId: row.id, tries }, 'publishing a post gave up');
+    await this.#fail(
+      row,
+      {
+        code: null,
+        subcode: null,
+        title: 'Publishing gave up',
+        message: `the engine could not move the post on after ${tries} tries: ${reason}`,
+      },
+      undefined,
+      undefined,
+      // Set while a call to Meta was out: Meta may have published it.
+      row.publishStartedAt !== null,
+    );
+  }
+
   /** Lease times are wall-clock times, shared by every replica. */
   #claim(postId: string, runId: string, holder: string): Promise<PostRow | undefined> {
     const now = Date.now();
