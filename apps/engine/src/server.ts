@@ -22,7 +22,6 @@ import delivery from './modules/delivery/index.ts';
 import reports from './modules/reports/index.ts';
 import outbound from './modules/outbound/index.ts';
 import messages, { laneCap } from './modules/messages/index.ts';
-import sentMessages from './modules/sent-messages/index.ts';
 import backups from './modules/backups/index.ts';
 import graphApi from './modules/graph-api/index.ts';
 import templates from './modules/templates/index.ts';
@@ -127,7 +126,6 @@ export async function startEngine(config: EngineConfig, logger: Logger, override
         slowForMs: config.sendSlowFor,
         pairRateDelayMs: config.sendPairRateDelay,
       });
-      await app.register(sentMessages);
       await app.register(templates, {
         graph: {
           baseUrl: config.metaGraphUrl,

@@ -146,6 +146,23 @@ export const BroadcastRecipient = Type.Object({
 });
 export type BroadcastRecipient = Static<typeof BroadcastRecipient>;
 
+export const BroadcastListQuery = Type.Object(
+  {
+    state: Type.Optional(BroadcastState),
+    channelId: Type.Optional(Type.String({ pattern: '^[0-9]{1,64}$', description: 'The phone number id.' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+    cursor: Type.Optional(Type.String({ maxLength: 64, description: 'From the previous page’s nextCursor.' })),
+  },
+  { additionalProperties: false },
+);
+export type BroadcastListQuery = Static<typeof BroadcastListQuery>;
+
+export const BroadcastList = Type.Object({
+  broadcasts: Type.Array(Broadcast, { description: 'Newest first.' }),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page.' }),
+});
+export type BroadcastList = Static<typeof BroadcastList>;
+
 export const BroadcastRecipientsQuery = Type.Object({
   state: Type.Optional(BroadcastRecipientState),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000, default: 100 })),

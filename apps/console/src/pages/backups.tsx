@@ -84,6 +84,9 @@ export function Backups() {
   const [typed, setTyped] = useState('');
   const [pending, setPending] = useState(false);
   const [restore, setRestore] = useState<LiveRestore | null>(null);
+  const [dismissed, setDismissed] = useState<string | null>(null);
+  // The restore asked for here, else the latest one (after signing in again, say, once control is back).
+  const latest = restore ?? list.data?.lastRestore ?? null;
 
   const describe = (backup: Backup, check: BackupCheck): Outcome =>
     check.ok
@@ -132,10 +135,12 @@ export function Backups() {
     <>
       <OutcomeNotice outcome={result} testId="backup-result" onDismiss={() => setResult(null)} />
       {verifying ? <Loading label={t('settings.backups.verifying', { id: verifying })} /> : null}
-      {restore ? (
+      {latest && latest.requestId !== dismissed ? (
         <RestoreProgress
-          restore={restore}
+          key={latest.requestId}
+          restore={latest}
           onDone={() => {
+            setDismissed(latest.requestId);
             setRestore(null);
             list.reload();
           }}
@@ -222,7 +227,7 @@ export function Backups() {
                         <button
                           type="button"
                           className="danger"
-                          disabled={restore !== null}
+                          disabled={latest?.state === 'pending'}
                           onClick={() => askRestore(b)}
                         >
                           {t('settings.backups.restore')}

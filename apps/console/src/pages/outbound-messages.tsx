@@ -11,7 +11,7 @@ import { useQueryParams } from '../search-params.ts';
 
 const STATES: readonly MessageState[] = ['queued', 'sending', 'sent', 'delivered', 'read', 'failed'];
 
-export const messageTone = (state: MessageState): Tone =>
+const messageTone = (state: MessageState): Tone =>
   state === 'failed' ? 'fail' : state === 'queued' || state === 'sending' ? 'warn' : 'pass';
 
 function TimelineEntry({ entry }: { entry: MessageTimelineEntry }) {

@@ -8,7 +8,7 @@ import { useFormat } from '../format.ts';
 import { useSession } from '../session.tsx';
 
 /** One thing that happened to a tenant: an audited action on it or its instances, or a billing event. */
-export interface TimelineItem {
+interface TimelineItem {
   key: string;
   at: string;
   source: 'audit' | 'billing';
@@ -36,7 +36,7 @@ const fromBilling = (event: BillingEvent): TimelineItem => ({
 });
 
 /** Newest first, each source's entries merged by time. */
-export function mergeTimeline(...sources: readonly (readonly TimelineItem[])[]): TimelineItem[] {
+function mergeTimeline(...sources: readonly (readonly TimelineItem[])[]): TimelineItem[] {
   return sources.flat().sort((a, b) => Date.parse(b.at) - Date.parse(a.at) || b.key.localeCompare(a.key));
 }
 

@@ -16,6 +16,7 @@ import { PROBLEM_CONTENT_TYPE, Problem, problems } from './problems.ts';
 
 export { Problem, problems, PROBLEM_CONTENT_TYPE, type ProblemDetails } from './problems.ts';
 export { idempotencyKeyOf, requestHash } from './idempotency.ts';
+export { isUuid } from './ids.ts';
 
 export type HttpServer = FastifyInstance<
   RawServerDefault,

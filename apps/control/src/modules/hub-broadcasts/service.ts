@@ -13,7 +13,7 @@ import type {
   HubBroadcast,
   HubBroadcastState,
 } from '@mic/contracts';
-import { Problem, peerProblem, problems, type Clock, type Db } from '@mic/platform';
+import { Problem, isUuid, peerProblem, problems, type Clock, type Db } from '@mic/platform';
 import { engineCopy, handOver, type EngineHandover } from '../outbox/index.ts';
 import { engineQuery } from '../engine/index.ts';
 import { hubBroadcasts } from './schema.ts';
@@ -34,7 +34,6 @@ export interface HubBroadcastsDeps {
 }
 
 const BROADCAST_EVENT = /^whatsapp\.broadcast\.[a-z]+$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Broadcasts on the hub's own WhatsApp numbers, to a list or a CRM segment. A new one waits in
@@ -200,7 +199,7 @@ export class HubBroadcasts {
   }
 
   async #require(id: string): Promise<Row> {
-    const [row] = UUID.test(id) ? await this.#deps.db.select().from(hubBroadcasts).where(eq(hubBroadcasts.id, id)) : [];
+    const [row] = isUuid(id) ? await this.#deps.db.select().from(hubBroadcasts).where(eq(hubBroadcasts.id, id)) : [];
     if (!row) throw problems.notFound(`no hub broadcast ${id}`);
     return row;
   }

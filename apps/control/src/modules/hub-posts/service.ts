@@ -11,7 +11,7 @@ import {
   type PostEventData,
   type PostStatus,
 } from '@mic/contracts';
-import { Problem, peerProblem, problems, type Clock, type Db } from '@mic/platform';
+import { Problem, isUuid, peerProblem, problems, type Clock, type Db } from '@mic/platform';
 import { engineCopy, handOver, type EngineHandover } from '../outbox/index.ts';
 import { hubPosts } from './schema.ts';
 
@@ -29,7 +29,6 @@ export interface HubPostsDeps {
 }
 
 const POST_EVENT = /^(facebook|instagram)\.post\.[a-z]+$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Posts on the hub's own page and account. A new post waits in control's database with its
@@ -173,7 +172,7 @@ export class HubPosts {
   }
 
   async #require(id: string): Promise<HubPostRow> {
-    const [row] = UUID.test(id) ? await this.#deps.db.select().from(hubPosts).where(eq(hubPosts.id, id)) : [];
+    const [row] = isUuid(id) ? await this.#deps.db.select().from(hubPosts).where(eq(hubPosts.id, id)) : [];
     if (!row) throw problems.notFound(`no hub post ${id}`);
     return row;
   }

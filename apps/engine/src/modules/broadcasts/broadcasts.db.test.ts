@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendWebhooks, startGraphSandbox, whatsappTextMessage, type GraphSandbox } from '@mic/meta-sandbox';
 import { eventually } from '@mic/platform/testing';
-import type { Broadcast, BroadcastRecipientPage, DeliveredEvent, TemplateList } from '@mic/contracts';
+import type { Broadcast, BroadcastList, BroadcastRecipientPage, DeliveredEvent, TemplateList } from '@mic/contracts';
 import { applyTestConfig, routeTestInstance, startTestEngine, type TestEngine } from '../../testing.ts';
 
 const WABA = '3058765432100';
@@ -433,6 +433,27 @@ describe('broadcasts', () => {
     expect(sandbox.sends({ objectId: PHONE_A }).length + sandbox.sends({ objectId: PHONE_B }).length).toBe(310);
     expect(sandbox.accounts.maxReach('biz-small')).toBeLessThanOrEqual(250);
   }, 60_000);
+
+  it('lists the instance’s broadcasts newest first, by state and number, a page at a time', async () => {
+    const all = (await api('GET', '/v1/broadcasts?limit=100')).json<BroadcastList>();
+    expect(all.broadcasts.length).toBeGreaterThanOrEqual(3);
+    const created = all.broadcasts.map((b) => b.createdAt);
+    expect(created).toEqual([...created].sort().reverse());
+    expect(all.broadcasts[0]!.totals.recipients).toBeGreaterThan(0);
+
+    const first = (await api('GET', '/v1/broadcasts?limit=2')).json<BroadcastList>();
+    expect(first.broadcasts.map((b) => b.id)).toEqual(all.broadcasts.slice(0, 2).map((b) => b.id));
+    const second = (await api('GET', `/v1/broadcasts?limit=2&cursor=${first.nextCursor!}`)).json<BroadcastList>();
+    expect(second.broadcasts.map((b) => b.id)).toEqual(all.broadcasts.slice(2, 4).map((b) => b.id));
+
+    const onA = (await api('GET', `/v1/broadcasts?channelId=${PHONE_A}&state=completed`)).json<BroadcastList>();
+    expect(onA.broadcasts.length).toBeGreaterThan(0);
+    expect(onA.broadcasts.every((b) => b.channel.id === PHONE_A && b.state === 'completed')).toBe(true);
+
+    const bad = await api('GET', '/v1/broadcasts?cursor=nope');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ errors: [{ field: 'querystring.cursor' }] });
+  });
 
   it('pauses, resumes and cancels, sending nobody twice', async () => {
     const scheduled = (

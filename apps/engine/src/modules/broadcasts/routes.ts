@@ -1,5 +1,7 @@
 import {
   Broadcast,
+  BroadcastList,
+  BroadcastListQuery,
   BroadcastParams,
   BroadcastRecipientPage,
   BroadcastRecipientsQuery,
@@ -104,6 +106,20 @@ export function registerBroadcastRoutes(app: HttpServer, broadcasts: Broadcasts,
       void reply.status(201);
       return created;
     },
+  );
+  app.get(
+    '/v1/broadcasts',
+    {
+      preHandler: app.authenticateInstance,
+      schema: {
+        tags,
+        summary: 'The instance’s broadcasts, newest first, with their progress (paged)',
+        security,
+        querystring: BroadcastListQuery,
+        response: { 200: BroadcastList },
+      },
+    },
+    async (req) => broadcasts.list(req.instanceId!, req.query),
   );
   app.get(
     '/v1/broadcasts/:id',

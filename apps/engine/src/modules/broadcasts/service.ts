@@ -1,10 +1,12 @@
-import { and, asc, eq, gt, inArray, isNotNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import {
   validateSendRequest,
   type Broadcast,
   type BroadcastEvent,
   type BroadcastEventData,
+  type BroadcastList,
+  type BroadcastListQuery,
   type BroadcastRecipientPage,
   type BroadcastRecipientsQuery,
   type BroadcastState,
@@ -19,7 +21,7 @@ import {
   type WhatsAppMessage,
   type WhatsAppTemplateComponent,
 } from '@mic/contracts';
-import { Problem, childTraceParent, problems, type Clock, type Db, type Logger } from '@mic/platform';
+import { Problem, childTraceParent, isUuid, problems, type Clock, type Db, type Logger } from '@mic/platform';
 import type { RoutedEvent } from '../delivery/index.ts';
 import type { Lanes } from '../outbound/index.ts';
 import { laneOf } from '../outbound/index.ts';
@@ -316,8 +318,7 @@ export class Broadcasts {
   }
 
   async #row(instanceId: string, id: string, tx: Db = this.#deps.db): Promise<BroadcastRow> {
-    const isUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
-    const [row] = isUuid
+    const [row] = isUuid(id)
       ? await tx
           .select()
           .from(broadcasts)
@@ -362,6 +363,34 @@ export class Broadcasts {
   async get(instanceId: string, id: string): Promise<Broadcast> {
     const row = await this.#row(instanceId, id);
     return this.#describe(row, await this.#totals(this.#deps.db, row));
+  }
+
+  /** `GET /v1/broadcasts`: newest first (ids are time-ordered), a page at a time. */
+  async list(instanceId: string, query: BroadcastListQuery): Promise<BroadcastList> {
+    const limit = query.limit ?? 20;
+    if (query.cursor !== undefined && !isUuid(query.cursor)) {
+      throw problems.validation([{ field: 'querystring.cursor', message: 'is not a cursor this API gave' }]);
+    }
+    const rows = await this.#deps.db
+      .select()
+      .from(broadcasts)
+      .where(
+        and(
+          eq(broadcasts.instanceId, instanceId),
+          query.state === undefined ? undefined : eq(broadcasts.state, query.state),
+          query.channelId === undefined ? undefined : eq(broadcasts.channelId, query.channelId),
+          query.cursor === undefined ? undefined : lt(broadcasts.id, query.cursor),
+        ),
+      )
+      .orderBy(desc(broadcasts.id))
+      .limit(limit + 1);
+    const page = rows.slice(0, limit);
+    return {
+      broadcasts: await Promise.all(
+        page.map(async (row) => this.#describe(row, await this.#totals(this.#deps.db, row))),
+      ),
+      nextCursor: rows.length > limit ? page.at(-1)!.id : null,
+    };
   }
 
   /** `GET /v1/broadcasts/{id}/recipients`: each recipient's state, in the order given. */

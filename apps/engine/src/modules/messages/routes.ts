@@ -1,7 +1,15 @@
 import { Type } from 'typebox';
-import { MessageParams, MessageStatus, SendAccepted } from '@mic/contracts';
+import {
+  InstanceMessageParams,
+  MessageParams,
+  MessageStatus,
+  OutboundMessageQuery,
+  OutboundMessageSummary,
+  SendAccepted,
+} from '@mic/contracts';
 import { idempotencyKeyOf, type HttpServer } from '@mic/platform';
 import type { Messages } from './service.ts';
+import { listSentMessages } from './sent-list.ts';
 
 const tags = ['instance API'];
 
@@ -67,5 +75,31 @@ export function registerMessageRoutes(app: HttpServer, messages: Messages): void
       },
     },
     async (req) => messages.status(req.instanceId!, req.params.id),
+  );
+
+  // For control's console: what the instances sent, for any instance (service token).
+  app.get(
+    '/internal/v1/messages',
+    {
+      schema: {
+        tags: ['messages'],
+        summary: 'Messages instances sent, newest first',
+        querystring: OutboundMessageQuery,
+        response: { 200: Type.Array(OutboundMessageSummary) },
+      },
+    },
+    async (req) => listSentMessages(app.db.orm, req.query),
+  );
+  app.get(
+    '/internal/v1/instances/:instanceId/messages/:id',
+    {
+      schema: {
+        tags: ['messages'],
+        summary: "One message an instance sent, with its timeline (as the instance's own API answers it)",
+        params: InstanceMessageParams,
+        response: { 200: MessageStatus },
+      },
+    },
+    async (req) => messages.status(req.params.instanceId, req.params.id),
   );
 }

@@ -22,6 +22,7 @@ import { GraphError } from '@mic/meta';
 import {
   Problem,
   childTraceParent,
+  isUuid,
   persistently,
   problems,
   requestHash,
@@ -105,7 +106,6 @@ const CANCELLABLE: readonly PostState[] = ['scheduled', 'queued'];
  * polling about once a second.
  */
 const INLINE_WAIT_MAX_MS = 2_000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The channel a post goes out on: a Facebook Page is the page of a `messenger` channel. */
 export const channelPlatformOf = (platform: PostPlatform): ChannelPlatform =>
@@ -259,7 +259,7 @@ export class Posts {
 
   /** The post with its timeline, if it is the instance's. */
   async status(instanceId: string, id: string): Promise<PostStatus> {
-    const row = UUID.test(id) ? await q.ofInstance(this.#deps.db, instanceId, id) : undefined;
+    const row = isUuid(id) ? await q.ofInstance(this.#deps.db, instanceId, id) : undefined;
     if (!row) throw problems.notFound(`no post ${id} of this instance`);
     const timeline = await q.timeline(this.#deps.db, id);
     return {
@@ -279,7 +279,7 @@ export class Posts {
   /** The instance's posts, newest first, a page at a time. */
   async list(instanceId: string, query: PostListQuery): Promise<PostList> {
     const limit = query.limit ?? 50;
-    if (query.cursor !== undefined && !UUID.test(query.cursor)) {
+    if (query.cursor !== undefined && !isUuid(query.cursor)) {
       throw problems.validation([{ field: 'querystring.cursor', message: 'is not a cursor this API gave' }]);
     }
     const rows = await q.list(this.#deps.db, instanceId, {
@@ -298,7 +298,7 @@ export class Posts {
 
   /** Cancels a post that has not started publishing (scheduled, or queued before any call to Meta). */
   async cancel(instanceId: string, id: string): Promise<PostStatus> {
-    const row = UUID.test(id) ? await q.ofInstance(this.#deps.db, instanceId, id) : undefined;
+    const row = isUuid(id) ? await q.ofInstance(this.#deps.db, instanceId, id) : undefined;
     if (!row) throw problems.notFound(`no post ${id} of this instance`);
     const refuse = () =>
       new Problem({

@@ -2,12 +2,9 @@ import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Static } from 'typebox';
 import type { OutboundMessageQuery, OutboundMessageSummary } from '@mic/contracts';
 import type { Db } from '@mic/platform';
-import { outboundMessages } from '../messages/schema.ts';
+import { outboundMessages } from './schema.ts';
 
-/**
- * Messages instances sent, newest first, as the operator looks through them. Read only: the
- * messages module owns the table and writes it.
- */
+/** Messages instances sent, newest first, as the operator looks through them. */
 export async function listSentMessages(
   db: Db,
   query: Static<typeof OutboundMessageQuery>,
