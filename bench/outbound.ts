@@ -125,7 +125,7 @@ async function engines(sandbox: GraphSandboxProcess, schema: string) {
       for (const worker of workers) {
         const text = await (await fetch(`${worker.url}/metrics`)).text();
         total += Number(
-          new RegExp(`^outbound_lane_events_total\\{event="${event}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0,
+          new RegExp(`^outbound_lane_events_total\\{[^}]*event="${event}"[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0,
         );
       }
       return total;
@@ -219,6 +219,8 @@ interface CapRow {
   duplicates: number;
   outcomeUnknown: { timedOut: number; takenOver: number };
   missedSlots: number;
+  /** Lane slow-downs for lateness (a worker too slow for its slots). */
+  lateSlowDowns: number;
   maxInOneSecond: number;
   drainSeconds: number;
 }
@@ -246,6 +248,7 @@ async function capRun(
   // Retries of sends whose outcome was unknown may still be due: they count as repeats too.
   await until(async () => (await mic.itemsLeft()) === 0, 60_000).catch(() => undefined);
   const missedSlots = await mic.workerEvents('missed-slot');
+  const lateSlowDowns = await mic.workerEvents('late-slow-down');
   await mic.stopWorkers();
   const sends = (await sandbox.sends()).filter((s) => labelOf(s).startsWith(`${label} `));
   const calls = await sandbox.calls();
@@ -263,6 +266,7 @@ async function capRun(
     duplicates: sends.length - new Set(sends.map(labelOf)).size,
     outcomeUnknown: await mic.outcomeUnknown(since),
     missedSlots,
+    lateSlowDowns,
     maxInOneSecond: Math.max(...rates.filter((r) => numbers.includes(r.objectId)).map((r) => r.maxPerSecond)),
     drainSeconds,
   };
@@ -318,7 +322,7 @@ async function main(): Promise<void> {
     const f1 = (n: number) => n.toFixed(1);
     const capTable = () => {
       console.log(
-        '| scenario | sent / accepted | accepted/s | drained in | achieved/s per number (min / median / max) | vs cap | 130429 | duplicates | outcome unknown (timed out / taken over) | missed slots | max in any 1 s |',
+        '| scenario | sent / accepted | accepted/s | drained in | achieved/s per number (min / median / max) | vs cap | 130429 | duplicates | outcome unknown (timed out / taken over) | missed slots / slow-downs | max in any 1 s |',
       );
       console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     };
@@ -327,7 +331,7 @@ async function main(): Promise<void> {
       const rates = row.numbers === 1 ? f1(min) : `${f1(min)} / ${f1(median)} / ${f1(max)}`;
       const versus = row.numbers === 1 ? pct(min) : `${pct(min)} / ${pct(median)} / ${pct(max)}`;
       console.log(
-        `| ${row.scenario} | ${row.sent} / ${row.messages} | ${Math.round(row.acceptedPerSecond)} | ${f1(row.drainSeconds)} s | ${rates} | ${versus} | ${row.throttled} | ${row.duplicates} | ${row.outcomeUnknown.timedOut} / ${row.outcomeUnknown.takenOver} | ${row.missedSlots} | ${row.maxInOneSecond} (≤ ${CAP}) |`,
+        `| ${row.scenario} | ${row.sent} / ${row.messages} | ${Math.round(row.acceptedPerSecond)} | ${f1(row.drainSeconds)} s | ${rates} | ${versus} | ${row.throttled} | ${row.duplicates} | ${row.outcomeUnknown.timedOut} / ${row.outcomeUnknown.takenOver} | ${row.missedSlots} / ${row.lateSlowDowns} | ${row.maxInOneSecond} (≤ ${CAP}) |`,
       );
     };
     console.log(
