@@ -84,8 +84,10 @@ interface Held {
   item: ClaimedItem;
   /** Claim order in this worker: the lane's send order within a priority. */
   order: number;
-  /** When its claim started (epoch ms). */
-  claimedAt: number;
+  /** When its handler started (epoch ms). */
+  startedAt?: number;
+  /** Starts its handler a little before its slot. */
+  prepTimer?: NodeJS.Timeout | undefined;
   rank: number;
   /** Its reserved slot; none while it waits for one from the next claim (it lost its own). */
   slot?: Slot | undefined;
@@ -94,7 +96,7 @@ interface Held {
   isDue?: boolean;
   /** The handler waits in `atSlot()`: answers it. */
   answer?: ((go: boolean) => void) | undefined;
-  /** Slots it was too late for. */
+  /** Slots the event loop was too late for while its handler waited. */
   misses: number;
   /** Taken back by the lane: `atSlot()` answers false. */
   isPutBack?: boolean;
@@ -105,11 +107,13 @@ interface Held {
 }
 
 /**
- * An item that misses this many slots shows a worker too slow for the lane's slots (not a moment's
- * stall): the lane's slots go twice as far apart (up to `MAX_LATENESS_FACTOR`) for a while, which
- * widens their windows, so that the item is sent rather than late again and again.
+ * An item whose slot's timer fires too late this many times shows a worker too slow for the
+ * lane's slots (not a moment's stall): the lane's slots go `LATENESS_STEP` times further apart
+ * (again and again, up to `MAX_LATENESS_FACTOR`) for a while. A small step does much: the window a
+ * send has after its slot grows from 26 ms to 79 ms for a lane 10 % slower (see `sendWindowMs`).
  */
 const MISSES_TO_SLOW = 2;
+const LATENESS_STEP = 1.1;
 const MAX_LATENESS_FACTOR = 32;
 const LATENESS_SLOW_MS = 3_000;
 
@@ -142,6 +146,8 @@ export class Lanes {
   /** Held items per lane. */
   readonly #load = new Map<string, number>();
   readonly #runners = new Map<string, Runner>();
+  /** Until when this worker slowed each lane down for lateness. */
+  readonly #slowedUntil = new Map<string, number>();
   #handler: SendHandler | undefined;
   #stopping = true;
   #halted = false;
@@ -152,8 +158,8 @@ export class Lanes {
   #heartbeatTimer: NodeJS.Timeout | undefined;
   /** Slots given up because the worker was too late for them. */
   missedSlots = 0;
-  /** How long from a claim's start until a handler is ready for its slot (moving average, ms). */
-  #readyMs: number;
+  /** How long a handler takes to get ready for its slot (moving average, ms). */
+  #prepMs = 20;
 
   constructor(options: LanesOptions) {
     this.#store = new LaneStore(options.db);
@@ -168,7 +174,6 @@ export class Lanes {
     this.#maxInFlight = options.maxInFlightPerLane ?? 200;
     this.#errorRetryMs = options.errorRetryMs ?? 1_000;
     this.#observe = options.observe ?? (() => {});
-    this.#readyMs = this.#horizonMs / 4;
   }
 
   /** Defines the wake queue (before the first enqueue, when there is a queue). */
@@ -306,7 +311,10 @@ export class Lanes {
     this.#halted = true;
     clearTimeout(this.#pollTimer);
     clearTimeout(this.#heartbeatTimer);
-    for (const held of this.#held.values()) clearTimeout(held.timer);
+    for (const held of this.#held.values()) {
+      clearTimeout(held.timer);
+      clearTimeout(held.prepTimer);
+    }
     for (const runner of this.#runners.values()) runner.wake();
     void this.#stopWakes().catch(() => {});
   }
@@ -326,12 +334,20 @@ export class Lanes {
     const taken = [...this.#held.values()].filter((held) => !held.isGone && !held.isPutBack && which(held.item));
     for (const held of taken) {
       clearTimeout(held.timer);
+      clearTimeout(held.prepTimer);
       held.timer = undefined;
       held.slot = undefined;
       held.isPutBack = true;
       held.answer?.(false);
       held.answer = undefined;
     }
+    // Items whose handler had not started go back at once; the others when their handler answers.
+    const idle = taken.filter((held) => !held.sending);
+    for (const held of idle) this.#drop(held.item);
+    await this.#store.release(
+      idle.map((held) => held.item.messageId),
+      this.workerId,
+    );
     await Promise.allSettled(taken.flatMap((held) => (held.sending ? [held.sending] : [])));
   }
 
@@ -416,7 +432,7 @@ export class Lanes {
             limit: room,
             carry,
             leaseMs: this.#leaseMs,
-            earliestSlotMs: claimedAt + Math.min(this.#horizonMs / 2, 1.5 * this.#readyMs),
+            earliestSlotMs: claimedAt + Math.min(this.#horizonMs / 2, this.#leadMs() + 20),
           },
           claimedAt,
         );
@@ -428,7 +444,9 @@ export class Lanes {
         // Another worker is claiming; a lane that keeps answering busy has no row: the poll
         // restarts it once it has work.
         if (++busy > 100) return;
-        await sleep(Math.min(20, this.#horizonMs / 4));
+        // It reserves the next slots meanwhile: looking again sooner than half a horizon would only
+        // find them reserved, at the price of a transaction.
+        await sleep(this.#horizonMs / 2);
         continue;
       }
       busy = 0;
@@ -447,16 +465,9 @@ export class Lanes {
       }
       if (this.#halted) return;
       for (const item of claim.items) {
-        const held: Held = {
-          item,
-          order: this.#claimed++,
-          claimedAt,
-          rank: PRIORITY_RANK[item.priority],
-          misses: 0,
-        };
+        const held: Held = { item, order: this.#claimed++, rank: PRIORITY_RANK[item.priority], misses: 0 };
         this.#held.set(item.messageId, held);
         this.#load.set(lane, this.#inFlight(lane) + 1);
-        held.sending = this.#send(held);
       }
       // The slots go to the items without one, in send order: a new critical item before carried
       // marketing ones. Some carried items may have been put back during the claim (a slot goes
@@ -469,16 +480,34 @@ export class Lanes {
       });
       if (this.#stopping) return;
       // Claims again while half a horizon of slots is left, and early enough to be ready for them.
-      await sleep(claim.frontierMs - this.#horizonMs / 2 - this.#readyMs - Date.now());
+      await sleep(claim.frontierMs - this.#horizonMs / 2 - this.#leadMs() - Date.now());
     }
   }
 
-  /** Gives the held item a slot and sets its timer. */
+  /** How long before its slot an item's handler starts: enough to get ready, and no more. */
+  #leadMs(): number {
+    return Math.min(this.#horizonMs, 2 * this.#prepMs);
+  }
+
+  /**
+   * Gives the held item a slot and sets its timer; starts its handler a lead before the slot (the
+   * first time), so that the handlers preparing at once are about as many as the lane sends in that
+   * lead, not all the items claimed.
+   */
   #arm(held: Held, slot: Slot): void {
     clearTimeout(held.timer);
     held.slot = slot;
     held.item.slotMs = slot.slotMs;
     held.isDue = false;
+    if (!held.sending && !held.prepTimer) {
+      const start = () => {
+        held.prepTimer = undefined;
+        if (this.#halted || held.sending || held.isPutBack) return;
+        held.startedAt = Date.now();
+        held.sending = this.#send(held);
+      };
+      held.prepTimer = setTimeout(start, Math.max(0, slot.slotMs - this.#leadMs() - Date.now()));
+    }
     const fire = () => {
       if (this.#halted) return;
       const now = Date.now();
@@ -489,19 +518,20 @@ export class Lanes {
       }
       held.timer = undefined;
       held.isDue = true;
-      this.#go(held);
+      this.#go(held, true);
     };
     held.timer = setTimeout(fire, Math.max(0, slot.slotMs - Date.now()));
   }
 
   /**
    * Lets the handler call Meta once the slot has come and the handler is ready, if that is still
-   * within the slot's window; otherwise the slot is lost (`#late`).
+   * within the slot's window; otherwise the slot is lost (`#late`). `byTimer`: the slot's timer
+   * found the handler waiting, so lateness now is the event loop's.
    */
-  #go(held: Held): void {
+  #go(held: Held, byTimer: boolean): void {
     if (!held.isDue || !held.answer || !held.slot) return;
     if (Date.now() > held.slot.slotMs + held.slot.windowMs) {
-      this.#late(held);
+      this.#late(held, byTimer);
       return;
     }
     const answer = held.answer;
@@ -514,9 +544,10 @@ export class Lanes {
    * Too late for the slot (an overloaded event loop, or a handler slower to prepare than the
    * horizon): the slot is lost, not the order. The worker's waiting items on the lane take its
    * remaining slots in send order, and those left over wait, in order, for slots from the next
-   * claim. Repeated lateness slows the lane down: wider slots leave a slow worker more time.
+   * claim. A handler is late in preparing once at most (then it waits, ready); an event loop late
+   * for the same item again (`isLoopLate`) slows the lane down: wider slots leave it more time.
    */
-  #late(late: Held): void {
+  #late(late: Held, isLoopLate: boolean): void {
     this.missedSlots++;
     const lane = late.item.lane;
     this.#observe(lane, 'missed-slot');
@@ -536,7 +567,7 @@ export class Lanes {
     }
     const factor = late.slot?.factor ?? 1;
     slots.forEach((slot, i) => this.#arm(waiting[i]!, slot));
-    if (++late.misses >= MISSES_TO_SLOW) {
+    if (isLoopLate && ++late.misses >= MISSES_TO_SLOW) {
       late.misses = 0;
       this.#slowForLateness(lane, factor, now);
     }
@@ -545,8 +576,12 @@ export class Lanes {
   }
 
   #slowForLateness(lane: string, factor: number, now: number): void {
+    // One slow-down per lane and worker while it lasts: an overloaded worker is late on every lane,
+    // and a write per late item would only load it more.
+    if ((this.#slowedUntil.get(lane) ?? 0) > now) return;
+    this.#slowedUntil.set(lane, now + LATENESS_SLOW_MS);
     this.#observe(lane, 'late-slow-down');
-    const slower = Math.min(MAX_LATENESS_FACTOR, Math.max(2, factor * 2));
+    const slower = Math.min(MAX_LATENESS_FACTOR, factor * LATENESS_STEP);
     this.#logger.warn({ lane, factor: slower }, 'lane sends keep missing their slots: the lane slows down for a while');
     this.slowDown(lane, slower, now + LATENESS_SLOW_MS).catch((error: unknown) =>
       this.#logger.warn({ err: error, lane }, 'lane slow-down failed'),
@@ -561,9 +596,9 @@ export class Lanes {
           resolve(false);
           return;
         }
-        this.#readyMs = 0.8 * this.#readyMs + 0.2 * (Date.now() - held.claimedAt);
+        this.#prepMs = 0.8 * this.#prepMs + 0.2 * (Date.now() - held.startedAt!);
         held.answer = resolve;
-        this.#go(held);
+        this.#go(held, false);
       });
     try {
       let outcome: SendOutcome;
