@@ -357,6 +357,11 @@ describe.skipIf(!HAS_CHROMIUM)(`the operator console in chromium${SKIP_REASON}`,
     await shot('hub-broadcast');
 
     await page.getByRole('link', { name: 'Difusiones del hub' }).click();
+    // Each tenant's figures: the hub (tenant zero) made two broadcasts, one still scheduled.
+    const figures = page.getByRole('table', { name: 'Difusiones de los clientes (últimos 30 días)' });
+    const hubRow = figures.getByRole('row').filter({ hasText: 'Hub' });
+    await hubRow.waitFor();
+    expect((await hubRow.getByRole('cell').allTextContents()).slice(0, 4)).toEqual(['Hub', '2', '1', '4']);
     await page.getByRole('link', { name: 'Aviso de diciembre' }).click();
     await page.getByTestId('broadcast-state').getByText('Programada').waitFor();
     await page.getByRole('button', { name: 'Cancelar difusión' }).click();

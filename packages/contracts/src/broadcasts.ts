@@ -146,6 +146,33 @@ export const BroadcastRecipient = Type.Object({
 });
 export type BroadcastRecipient = Static<typeof BroadcastRecipient>;
 
+export const TenantBroadcastFigures = Type.Object(
+  {
+    tenantId: Type.String(),
+    broadcasts: Type.Integer({ description: 'Broadcasts made in the period.' }),
+    active: Type.Integer({ description: 'Of them, those scheduled, running, waiting or paused now.' }),
+    totals: BroadcastTotals,
+  },
+  { description: "A tenant's broadcasts made in a period, and their recipients by state." },
+);
+export type TenantBroadcastFigures = Static<typeof TenantBroadcastFigures>;
+
+export const BroadcastFiguresQuery = Type.Object(
+  {
+    days: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 366, default: 30, description: 'The last this many days.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type BroadcastFiguresQuery = Static<typeof BroadcastFiguresQuery>;
+
+export const BroadcastFigures = Type.Object({
+  since: Type.String({ format: 'date-time' }),
+  tenants: Type.Array(TenantBroadcastFigures, { description: 'Most recipients first.' }),
+});
+export type BroadcastFigures = Static<typeof BroadcastFigures>;
+
 export const BroadcastListQuery = Type.Object(
   {
     state: Type.Optional(BroadcastState),

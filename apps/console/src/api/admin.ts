@@ -1,5 +1,6 @@
 import type { Static } from 'typebox';
 import type {
+  BroadcastFigures,
   Activity,
   ActivityKind,
   Alert,
@@ -176,6 +177,10 @@ export const outboundMessages = {
   get: (instanceId: string, id: string) =>
     api.get<MessageStatus>(`/v1/instances/${enc(instanceId)}/messages/${enc(id)}`),
 };
+
+/** Every tenant's broadcasts of the last `days`, summed by the engine. */
+export const broadcastFigures = (days: number, signal?: AbortSignal) =>
+  api.get<BroadcastFigures>('/v1/broadcasts/figures', { days }, signal);
 
 export const hub = {
   broadcasts: (signal?: AbortSignal) => api.get<HubBroadcast[]>('/v1/hub/broadcasts', { limit: 200 }, signal),

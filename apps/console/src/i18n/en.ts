@@ -384,6 +384,13 @@ export const en: Messages = {
     notTaken: 'The engine has not taken the broadcast yet: its totals appear once it does.',
     error: 'Error',
     more: 'Load more',
+    figures: {
+      title: "Customers' broadcasts (last {{days}} days)",
+      empty: 'No customer has broadcast in the last {{days}} days.',
+      tenant: 'Customer',
+      broadcasts: 'Broadcasts',
+      active: 'Under way',
+    },
     totals: {
       recipients: 'Recipients',
       duplicates: 'Repeats',

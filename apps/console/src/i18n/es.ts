@@ -394,6 +394,13 @@ export const es = {
     notTaken: 'El motor aún no ha recibido la difusión: los totales aparecerán cuando la tome.',
     error: 'Error',
     more: 'Cargar más',
+    figures: {
+      title: 'Difusiones de los clientes (últimos {{days}} días)',
+      empty: 'Ningún cliente ha hecho difusiones en los últimos {{days}} días.',
+      tenant: 'Cliente',
+      broadcasts: 'Difusiones',
+      active: 'En curso',
+    },
     totals: {
       recipients: 'Destinatarios',
       duplicates: 'Repetidos',

@@ -1,8 +1,14 @@
 import { useEffect, useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { useTranslation } from 'react-i18next';
-import type { BroadcastRecipient, BroadcastRecipientState, BroadcastTotals, HubBroadcast } from '@mic/contracts';
-import { hub } from '../api/admin.ts';
+import type {
+  BroadcastRecipient,
+  BroadcastRecipientState,
+  BroadcastTotals,
+  HubBroadcast,
+  TenantBroadcastFigures,
+} from '@mic/contracts';
+import { broadcastFigures, hub, tenants } from '../api/admin.ts';
 import { useResource } from '../api/resource.ts';
 import { Options } from '../components/forms.tsx';
 import { DataTable, ResourceTable } from '../components/table.tsx';
@@ -121,7 +127,43 @@ export function HubBroadcastsPanel() {
           { header: t('deliveries.when'), cell: (b) => format.dateTime(b.createdAt) },
         ]}
       />
+      <TenantFigures />
     </>
+  );
+}
+
+const FIGURE_DAYS = 30;
+
+/** Every tenant's broadcasts of the last 30 days (the hub's own included), most recipients first. */
+function TenantFigures() {
+  const { t } = useTranslation();
+  const format = useFormat();
+  const figures = useResource(async (signal) => (await broadcastFigures(FIGURE_DAYS, signal)).tenants, []);
+  const tenantList = useResource(() => tenants.list(), []);
+  const tenantName = (id: string) => tenantList.data?.find((x) => x.id === id)?.name ?? id;
+  const n = (value: number) => format.number(value);
+  return (
+    <Section id="tenant-broadcast-figures" title={t('hubBroadcasts.figures.title', { days: FIGURE_DAYS })}>
+      <ResourceTable
+        resource={figures}
+        empty={t('hubBroadcasts.figures.empty', { days: FIGURE_DAYS })}
+        caption={t('hubBroadcasts.figures.title', { days: FIGURE_DAYS })}
+        rowKey={(f: TenantBroadcastFigures) => f.tenantId}
+        columns={[
+          { header: t('hubBroadcasts.figures.tenant'), cell: (f) => tenantName(f.tenantId) },
+          { header: t('hubBroadcasts.figures.broadcasts'), cell: (f) => n(f.broadcasts) },
+          { header: t('hubBroadcasts.figures.active'), cell: (f) => n(f.active) },
+          { header: t('hubBroadcasts.totals.recipients'), cell: (f) => n(f.totals.recipients) },
+          {
+            header: t('hubBroadcasts.totals.sent'),
+            cell: (f) => n(f.totals.sent + f.totals.delivered + f.totals.read),
+          },
+          { header: t('hubBroadcasts.totals.delivered'), cell: (f) => n(f.totals.delivered + f.totals.read) },
+          { header: t('hubBroadcasts.totals.read'), cell: (f) => n(f.totals.read) },
+          { header: t('hubBroadcasts.totals.failed'), cell: (f) => n(f.totals.failed) },
+        ]}
+      />
+    </Section>
   );
 }
 

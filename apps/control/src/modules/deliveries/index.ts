@@ -1,6 +1,8 @@
 import fp from 'fastify-plugin';
 import { Type, type Static } from 'typebox';
 import {
+  BroadcastFigures,
+  BroadcastFiguresQuery,
   DeliveryDetail,
   DeliveryParams,
   DeliveryQuery,
@@ -137,6 +139,19 @@ export default fp(
         },
       },
       async (req) => engine<Static<typeof InboundEventDetail>>('GET', `/internal/v1/events/${req.params.id}`),
+    );
+    app.get(
+      '/v1/broadcasts/figures',
+      {
+        config: { permission: 'deliveries.read' },
+        schema: {
+          tags,
+          summary: "Each tenant's broadcasts of the last days (30 by default) and their recipients by state",
+          querystring: BroadcastFiguresQuery,
+          response: { 200: BroadcastFigures },
+        },
+      },
+      async (req) => engine<BroadcastFigures>('GET', `/internal/v1/broadcasts/figures${engineQuery(req.query)}`),
     );
     app.get(
       '/v1/messages',

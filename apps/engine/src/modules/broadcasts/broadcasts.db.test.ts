@@ -2,7 +2,14 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendWebhooks, startGraphSandbox, whatsappTextMessage, type GraphSandbox } from '@mic/meta-sandbox';
 import { eventually } from '@mic/platform/testing';
-import type { Broadcast, BroadcastList, BroadcastRecipientPage, DeliveredEvent, TemplateList } from '@mic/contracts';
+import type {
+  Broadcast,
+  BroadcastFigures,
+  BroadcastList,
+  BroadcastRecipientPage,
+  DeliveredEvent,
+  TemplateList,
+} from '@mic/contracts';
 import { applyTestConfig, routeTestInstance, startTestEngine, type TestEngine } from '../../testing.ts';
 
 const WABA = '3058765432100';
@@ -453,6 +460,36 @@ describe('broadcasts', () => {
     const bad = await api('GET', '/v1/broadcasts?cursor=nope');
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ errors: [{ field: 'querystring.cursor' }] });
+  });
+
+  it('sums each tenant’s broadcasts for the operator, from the same counts as each broadcast’s totals', async () => {
+    const all = (await api('GET', '/v1/broadcasts?limit=100')).json<BroadcastList>();
+    const res = await engine.app.inject({
+      method: 'GET',
+      url: '/internal/v1/broadcasts/figures?days=7',
+      headers: engine.auth,
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const figures = res.json<BroadcastFigures>();
+    expect(figures.tenants).toHaveLength(1);
+    const [tenant] = figures.tenants;
+    const sum = (key: keyof Broadcast['totals']) => all.broadcasts.reduce((n, b) => n + b.totals[key], 0);
+    expect(tenant!.broadcasts).toBe(all.broadcasts.length);
+    expect(tenant!.active).toBe(
+      all.broadcasts.filter((b) => ['scheduled', 'running', 'waiting', 'paused'].includes(b.state)).length,
+    );
+    for (const key of ['recipients', 'duplicates', 'sent', 'delivered', 'read', 'failed', 'suppressed'] as const) {
+      expect(tenant!.totals[key], key).toBe(sum(key));
+    }
+    expect(tenant!.totals.recipients).toBeGreaterThan(0);
+    // Not for instances: their token opens only their own API.
+    expect((await api('GET', '/internal/v1/broadcasts/figures')).statusCode).toBe(401);
+    const bad = await engine.app.inject({
+      method: 'GET',
+      url: '/internal/v1/broadcasts/figures?days=0',
+      headers: engine.auth,
+    });
+    expect(bad.statusCode).toBe(400);
   });
 
   it('pauses, resumes and cancels, sending nobody twice', async () => {

@@ -1,5 +1,7 @@
 import {
   Broadcast,
+  BroadcastFigures,
+  BroadcastFiguresQuery,
   BroadcastList,
   BroadcastListQuery,
   BroadcastParams,
@@ -14,6 +16,7 @@ import {
 import { Type } from 'typebox';
 import { idempotencyKeyOf, type HttpServer } from '@mic/platform';
 import type { Broadcasts } from './service.ts';
+import { tenantBroadcastFigures } from './figures.ts';
 
 const tags = ['instance API'];
 const security = [{ bearer: [] }];
@@ -79,6 +82,22 @@ export function registerBroadcastRoutes(app: HttpServer, broadcasts: Broadcasts,
     );
   }
 
+  // For control's console: every tenant's broadcasts, summed (service token).
+  app.get(
+    '/internal/v1/broadcasts/figures',
+    {
+      schema: {
+        tags: ['broadcasts'],
+        summary: "Each tenant's broadcasts of the last days and their recipients by state",
+        querystring: BroadcastFiguresQuery,
+        response: { 200: BroadcastFigures },
+      },
+    },
+    async (req) => {
+      const since = new Date(app.clock.now().getTime() - (req.query.days ?? 30) * 86_400_000);
+      return { since: since.toISOString(), tenants: await tenantBroadcastFigures(app.db.orm, since) };
+    },
+  );
   app.post(
     '/v1/broadcasts',
     {

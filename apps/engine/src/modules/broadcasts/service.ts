@@ -28,6 +28,7 @@ import { laneOf } from '../outbound/index.ts';
 import type { MessageBatch } from '../messages/index.ts';
 import type { MessagingLimit } from '../templates/index.ts';
 import { templateMismatch, type Templates } from '../templates/index.ts';
+import { emptyTotals } from './figures.ts';
 import { broadcastRecipients, broadcasts, customerWindows, messagingReach, optOuts } from './schema.ts';
 
 export interface BroadcastsOptions {
@@ -88,20 +89,6 @@ const OUTSIDE_WINDOW: MessageError = {
 
 /** WhatsApp names a user by digits only. */
 export const customerOf = (to: string) => to.replace(/\D/g, '');
-
-const emptyTotals = (): BroadcastTotals => ({
-  recipients: 0,
-  duplicates: 0,
-  pending: 0,
-  suppressed: 0,
-  skipped: 0,
-  queued: 0,
-  sent: 0,
-  delivered: 0,
-  read: 0,
-  failed: 0,
-  cancelled: 0,
-});
 
 function withComponents(message: WhatsAppMessage, components: unknown): WhatsAppMessage {
   if (message.type !== 'template' || components === null || components === undefined) return message;
