@@ -80,7 +80,7 @@ async function status(id: string): Promise<PostStatus> {
 describe(`publishing on ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite'}`, () => {
   it(
     'finishes every post after the engine is killed -9 mid-way, publishing each container once',
-    { timeout: 120_000 },
+    { timeout: 240_000 },
     async () => {
       const created: PostStatus[] = [];
       for (let i = 0; i < POSTS; i += 1) {
@@ -106,12 +106,14 @@ describe(`publishing on ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite'}`, () => {
         60_000,
         250,
       );
+      // A killed run's job comes back once pg-boss sees its heartbeat stop (10 s heartbeats, checked
+      // every 10 s) and after the retry's backoff: under load that alone can take most of a minute.
       const done = await eventually(
         async () => {
           const all = await Promise.all(created.map((p) => status(p.id)));
           return all.every((p) => p.state === 'published') ? all : undefined;
         },
-        60_000,
+        120_000,
         500,
       );
       // Each post published exactly one container, its own; a container whose answer the kill cut off
