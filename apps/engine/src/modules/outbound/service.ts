@@ -67,7 +67,7 @@ const sendOrder = (a: Held, b: Held) => a.rank - b.rank || a.order - b.order;
  * more on a slowed lane, whose slots are further apart. At share 1 there is no room: 1 ms, for
  * timer rounding.
  */
-export function sendWindowMs(intervalMs: number, capPerSecond: number): number {
+function sendWindowMs(intervalMs: number, capPerSecond: number): number {
   return Math.max(1, 0.5 * (intervalMs * capPerSecond - 1000));
 }
 export const WAKE_QUEUE = 'outbound-lane-wake';
