@@ -221,6 +221,31 @@ describe('routing', () => {
     expect(arrived).toMatchObject({ routeState: 'routed', instanceId: 'ins-r1', tenantId: 'ten-1' });
   });
 
+  it('routes every event that arrives while its channel is getting its instance', async () => {
+    const template = JSON.parse(fixture('messenger-text')) as {
+      entry: { id: string; messaging: { recipient: { id: string }; message: { mid: string } }[] }[];
+    };
+    const pages = Array.from({ length: 30 }, (_, i) => `7730000${String(i).padStart(4, '0')}`);
+    for (const page of pages) {
+      const body = structuredClone(template);
+      body.entry[0]!.id = page;
+      body.entry[0]!.messaging[0]!.recipient.id = page;
+      body.entry[0]!.messaging[0]!.message.mid = `m_race_${page}`;
+      const [res] = await Promise.all([
+        post(JSON.stringify(body)),
+        applyTestConfig(engine, (snapshot) => {
+          snapshot.channels.push({ platform: 'messenger', channelId: page, instanceId: 'ins-r1' });
+        }),
+      ]);
+      expect(res.statusCode).toBe(200);
+    }
+    const stored = (await engine.app.ingress.list({ platform: 'messenger', limit: 1000 })).filter((e) =>
+      pages.includes(e.channelId ?? ''),
+    );
+    expect(stored).toHaveLength(pages.length);
+    expect(stored.filter((e) => e.routeState !== 'routed').map((e) => e.channelId)).toEqual([]);
+  });
+
   it('keeps events unrouted when the snapshot gives their channel to an instance it does not list', async () => {
     await applyTestConfig(engine, (snapshot) => {
       snapshot.channels.push({ platform: 'whatsapp', channelId: '106540352242922', instanceId: 'nobody' });

@@ -125,9 +125,36 @@ export class Ingress {
   }
 
   async #store(batch: readonly PendingWebhook[]): Promise<Receipt[]> {
-    const routes = await this.#routesOf(batch.flatMap((item) => item.events));
     const receipts = batch.map(() => uuidv7());
-    const rows = new Map<string, InboundEvent>(); // by dedup key: repeats in one batch too
+    const store = async (db: Db) => {
+      const events = this.#rowsOf(batch, receipts, await this.#routesOf(db, batch));
+      const fresh = new Set(events.length ? await this.#insert(db, batch, receipts, events) : []);
+      if (!events.length) await this.#insertReceipts(db, batch, receipts);
+      const inserted = events.filter((e) => fresh.has(e.id));
+      for (const listener of this.#storedListeners) await listener(db, inserted);
+      // Deliveries and their jobs commit with the events: no event is stored without its delivery.
+      await this.#deliveries.createFor(db, inserted.filter(isRouted));
+      return batch.map((item, i) => {
+        const mine = inserted.filter((e) => e.receiptId === receipts[i]);
+        return {
+          receiptId: receipts[i]!,
+          events: item.events.length,
+          newEvents: mine.length,
+          unrouted: mine.filter((e) => e.routeState === 'unrouted').length,
+        };
+      });
+    };
+    // A body without events is a receipt alone: one statement, atomic on its own.
+    return batch.some((item) => item.events.length > 0) ? this.#db.transaction(store) : store(this.#db);
+  }
+
+  /** The batch's new events, one per dedup key (repeats in one batch too), in arrival order. */
+  #rowsOf(
+    batch: readonly PendingWebhook[],
+    receipts: readonly string[],
+    routes: ReadonlyMap<string, Route | null>,
+  ): InboundEvent[] {
+    const rows = new Map<string, InboundEvent>();
     batch.forEach((item, i) => {
       for (const [j, event] of item.events.entries()) {
         if (rows.has(event.dedupKey)) continue;
@@ -153,28 +180,7 @@ export class Ingress {
         });
       }
     });
-    const events = [...rows.values()]; // in arrival order, which gives each conversation its order
-    const store = async (db: Db) => {
-      const fresh = new Set(events.length ? await this.#insert(db, batch, receipts, events) : []);
-      if (!events.length) await this.#insertReceipts(db, batch, receipts);
-      const inserted = events.filter((e) => fresh.has(e.id));
-      for (const listener of this.#storedListeners) await listener(db, inserted);
-      // Deliveries and their jobs commit with the events: no event is stored without its delivery.
-      await this.#deliveries.createFor(db, inserted.filter(isRouted));
-      return batch.map((item, i) => {
-        const mine = inserted.filter((e) => e.receiptId === receipts[i]);
-        return {
-          receiptId: receipts[i]!,
-          events: item.events.length,
-          newEvents: mine.length,
-          unrouted: mine.filter((e) => e.routeState === 'unrouted').length,
-        };
-      });
-    };
-    // Unrouted events only: one statement, atomic on its own.
-    return events.some((e) => e.routeState === 'routed') || this.#storedListeners.length > 0
-      ? this.#db.transaction(store)
-      : store(this.#db);
+    return [...rows.values()]; // arrival order gives each conversation its order
   }
 
   /**
@@ -225,6 +231,7 @@ export class Ingress {
   /** Routes the events a channel's instance missed while the channel had none. */
   async reroute(platform: string, channelId: string, route: Route): Promise<number> {
     return this.#db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${routeLockKey(platform, channelId)}))`);
       const rows = await tx
         .update(inboundEvents)
         .set({ routeState: 'routed', instanceId: route.instanceId, tenantId: route.tenantId })
@@ -262,11 +269,24 @@ export class Ingress {
     return event;
   }
 
-  async #routesOf(events: MetaWebhookEvent[]): Promise<Map<string, Route | null>> {
+  /**
+   * Each channel's route, inside the storing transaction. A channel without one may be getting it
+   * right now: its events are stored under a shared lock on the channel, which `reroute` takes
+   * exclusively, and its route is read again under that lock; so either `reroute` sees them, or
+   * they see the route. Otherwise an event stored as the route commits would wait unrouted for good.
+   */
+  async #routesOf(tx: Db, batch: readonly PendingWebhook[]): Promise<Map<string, Route | null>> {
     const routes = new Map<string, Route | null>();
-    for (const event of events) {
-      const key = routeKey(event.platform, event.channelId);
-      if (!routes.has(key)) routes.set(key, await this.#routing.routeOf(event.platform, event.channelId));
+    for (const { platform, channelId } of batch.flatMap((item) => item.events)) {
+      const key = routeKey(platform, channelId);
+      if (!routes.has(key)) routes.set(key, await this.#routing.routeOf(platform, channelId, { db: tx }));
+    }
+    const missing = [...routes.keys()].filter((key) => routes.get(key) === null && !key.endsWith(':')).sort();
+    for (const key of missing) {
+      const [platform, ...rest] = key.split(':');
+      const channelId = rest.join(':');
+      await tx.execute(sql`select pg_advisory_xact_lock_shared(hashtext(${routeLockKey(platform!, channelId)}))`);
+      routes.set(key, await this.#routing.routeOf(platform!, channelId, { db: tx, fresh: true }));
     }
     return routes;
   }
@@ -279,3 +299,5 @@ function isRouted(event: InboundEvent): event is InboundEvent & RoutedEvent {
 function routeKey(platform: string, channelId: string | null): string {
   return `${platform}:${channelId ?? ''}`;
 }
+
+const routeLockKey = (platform: string, channelId: string) => `ingress-route:${platform}:${channelId}`;

@@ -152,13 +152,20 @@ export class Routing {
     return row;
   }
 
-  /** The instance that owns a channel, or null: its events are kept as unrouted. */
-  async routeOf(platform: string, channelId: string | null): Promise<Route | null> {
+  /**
+   * The instance that owns a channel, or null: its events are kept as unrouted. `db` is the
+   * caller's transaction when it holds one; `fresh` reads past this process's cache.
+   */
+  async routeOf(
+    platform: string,
+    channelId: string | null,
+    { db = this.#db, fresh = false }: { db?: Db; fresh?: boolean } = {},
+  ): Promise<Route | null> {
     if (!channelId) return null;
     const key = `${platform}:${channelId}`;
-    const cached = this.#routes.get(key);
+    const cached = fresh ? undefined : this.#routes.get(key);
     if (cached) return cached.route;
-    const [row] = await this.#db
+    const [row] = await db
       .select({ instanceId: instanceRoutes.instanceId, tenantId: instanceRoutes.tenantId })
       .from(channelRoutes)
       .innerJoin(instanceRoutes, eq(instanceRoutes.instanceId, channelRoutes.instanceId))
