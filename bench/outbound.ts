@@ -6,7 +6,8 @@
  * workers start. Figures: the rate each number achieved against its cap, 130429 answers, repeats,
  * the most sends in any one-second window; and the latency of critical messages behind a marketing
  * backlog on their lane, against the same messages with no backlog (the baseline, same run).
- * BENCH_MESSAGES (10,000), BENCH_BACKLOG (20,000) and BENCH_CRITICAL (50) shorten a run.
+ * BENCH_MESSAGES (10,000), BENCH_BACKLOG (20,000) and BENCH_CRITICAL (50) shorten a run;
+ * BENCH_SCENARIOS (`one,critical,many`) picks the parts to run.
  */
 import { loadavg } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
@@ -29,6 +30,7 @@ import {
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 2 * MESSAGES);
 const CRITICAL = Number(process.env.BENCH_CRITICAL ?? 50);
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'one,critical,many').split(',').map((s) => s.trim()));
 /** A scenario reports what Meta got by then, drained or not. */
 const DRAIN_TIMEOUT_MS = Number(process.env.BENCH_DRAIN_TIMEOUT_S ?? 300) * 1000;
 const NUMBERS = 50;
@@ -339,47 +341,54 @@ async function main(): Promise<void> {
         `Node ${process.version}; load average ${loadStart} at the start\n`,
     );
     capTable();
-    capLine(await capRun('one number', sandbox, mic, [SOLO]));
+    if (SCENARIOS.has('one')) capLine(await capRun('one number', sandbox, mic, [SOLO]));
 
     // The latency run comes before the run over many numbers, whose lanes may not drain.
-    await mic.startWorkers();
-    const baseline = await criticalRun('no backlog', sandbox, mic, 0);
-    await mic.stopWorkers();
-    const backlogStart = Date.now();
-    await mic.accept(
-      BACKLOG,
-      (i) => text(SOLO, 'marketing', i, 'marketing'),
-      (i) => `marketing-${i}`,
-    );
-    const backlogSeconds = (Date.now() - backlogStart) / 1000;
-    await mic.startWorkers();
-    const behind = await criticalRun(`behind ${BACKLOG} marketing`, sandbox, mic, BACKLOG);
-    await mic.stopWorkers();
-    await mic.dropLane(SOLO);
-    await sandbox.clear();
-    console.log(
-      `\ncritical messages on one number, one every ${CRITICAL_SPACING_MS} ms: POST sent → Meta received ` +
-        `(the ${BACKLOG} marketing messages were accepted in ${f1(backlogSeconds)} s)\n`,
-    );
-    console.log('| lane | critical | p50 | p99 | max | p50 vs baseline | p99 vs baseline | marketing left after |');
-    console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-    for (const row of [baseline, behind]) {
-      const [p50, p99] = [percentile(row.latencies, 50), percentile(row.latencies, 99)];
-      const ratio = (value: number, base: number) => `${(value / Math.max(1, base)).toFixed(1)}×`;
-      console.log(
-        `| ${row.scenario} | ${row.latencies.length} | ${p50} ms | ${p99} ms | ${row.latencies.at(-1)} ms | ` +
-          `${ratio(p50, percentile(baseline.latencies, 50))} | ${ratio(p99, percentile(baseline.latencies, 99))} | ${row.backlogLeft} |`,
-      );
+    if (SCENARIOS.has('critical')) await latencyRuns(sandbox, mic);
+    if (SCENARIOS.has('many')) {
+      console.log('');
+      capTable();
+      capLine(await capRun(`${NUMBERS} numbers`, sandbox, mic, SPREAD));
     }
-
-    console.log('');
-    capTable();
-    capLine(await capRun(`${NUMBERS} numbers`, sandbox, mic, SPREAD));
     console.log(`\nload average ${loadavg()[0]!.toFixed(1)} at the end`);
   } finally {
     await mic?.close();
     await stop(sandbox.child);
     await dropSchemas([schema, `${schema}_queue`]);
+  }
+}
+
+/** Critical messages on one number with no backlog (the baseline), then behind a marketing backlog. */
+async function latencyRuns(sandbox: GraphSandboxProcess, mic: Engines): Promise<void> {
+  const f1 = (n: number) => n.toFixed(1);
+  await mic.startWorkers();
+  const baseline = await criticalRun('no backlog', sandbox, mic, 0);
+  await mic.stopWorkers();
+  const backlogStart = Date.now();
+  await mic.accept(
+    BACKLOG,
+    (i) => text(SOLO, 'marketing', i, 'marketing'),
+    (i) => `marketing-${i}`,
+  );
+  const backlogSeconds = (Date.now() - backlogStart) / 1000;
+  await mic.startWorkers();
+  const behind = await criticalRun(`behind ${BACKLOG} marketing`, sandbox, mic, BACKLOG);
+  await mic.stopWorkers();
+  await mic.dropLane(SOLO);
+  await sandbox.clear();
+  console.log(
+    `\ncritical messages on one number, one every ${CRITICAL_SPACING_MS} ms: POST sent → Meta received ` +
+      `(the ${BACKLOG} marketing messages were accepted in ${f1(backlogSeconds)} s)\n`,
+  );
+  console.log('| lane | critical | p50 | p99 | max | p50 vs baseline | p99 vs baseline | marketing left after |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const row of [baseline, behind]) {
+    const [p50, p99] = [percentile(row.latencies, 50), percentile(row.latencies, 99)];
+    const ratio = (value: number, base: number) => `${(value / Math.max(1, base)).toFixed(1)}×`;
+    console.log(
+      `| ${row.scenario} | ${row.latencies.length} | ${p50} ms | ${p99} ms | ${row.latencies.at(-1)} ms | ` +
+        `${ratio(p50, percentile(baseline.latencies, 50))} | ${ratio(p99, percentile(baseline.latencies, 99))} | ${row.backlogLeft} |`,
+    );
   }
 }
 

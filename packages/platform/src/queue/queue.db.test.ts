@@ -84,6 +84,33 @@ describe('job queue', () => {
     expect(latency).toBeLessThan(5_000);
   });
 
+  it('spreads a burst announced by one NOTIFY over the loops, and runs a job that came while all were busy', async () => {
+    // A 30 s poll: only the wake-ups can run all of them within seconds.
+    const { db, queue } = await setup(30);
+    let running = 0;
+    let most = 0;
+    const done: string[] = [];
+    await queue.work<{ name: string }>('items', { batchSize: 1, localConcurrency: 4 }, async ([job]) => {
+      running += 1;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, 300));
+      running -= 1;
+      done.push(job!.data.name);
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const started = Date.now();
+    // One transaction: Postgres folds its notifications into one.
+    await db.orm.transaction(async (tx) => {
+      for (let i = 0; i < 8; i++) await queue.send('items', { name: `burst-${i}` }, {}, tx);
+    });
+    await eventually(async () => (running === 4 ? true : undefined), 10_000, 10);
+    await queue.send('items', { name: 'late' }); // every loop is busy now
+    await eventually(async () => (done.length === 9 ? true : undefined), 10_000, 20);
+    expect(most).toBe(4);
+    expect(done).toContain('late');
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('finds a delayed job by polling, since NOTIFY only announces jobs ready now', async () => {
     const { queue } = await setup(0.5);
     const ran: number[] = [];

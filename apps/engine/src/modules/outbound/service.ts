@@ -322,7 +322,7 @@ export class Lanes {
   async #stopWakes(): Promise<void> {
     if (!this.#isWoken) return;
     this.#isWoken = false;
-    await this.#queue?.boss.offWork(WAKE_QUEUE);
+    await this.#queue?.offWork(WAKE_QUEUE);
   }
 
   /**
