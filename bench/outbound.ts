@@ -9,6 +9,7 @@
  * BENCH_MESSAGES (10,000), BENCH_BACKLOG (20,000) and BENCH_CRITICAL (50) shorten a run;
  * BENCH_SCENARIOS (`one,critical,many`) picks the parts to run.
  */
+import { createServer, type Server } from 'node:http';
 import { loadavg } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
@@ -61,14 +62,27 @@ interface Accepted {
   id: string;
 }
 
+/**
+ * The instance: it takes every event the engine delivers (each send's `outbound.sent`), as a healthy
+ * Nexus does, so the run includes telling the instance.
+ */
+async function instanceEndpoint(): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(204).end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hooks`, server };
+}
+
 /** The engines: one accepting the Send API, and the worker processes, started and stopped at will. */
-async function engines(sandbox: GraphSandboxProcess, schema: string) {
+async function engines(sandbox: GraphSandboxProcess, schema: string, webhookUrl: string) {
   const numbers = [SOLO, ...SPREAD];
   const fleet = await startBenchEngines({
     name: 'outbound',
     snapshot: withTestInstance(emptySnapshot(), {
       id: INSTANCE,
-      webhookUrl: 'http://127.0.0.1:9/hooks',
+      webhookUrl,
       channels: numbers.map((channelId) => ({ platform: 'whatsapp' as const, channelId })),
     }),
     instanceId: INSTANCE,
@@ -317,9 +331,10 @@ async function main(): Promise<void> {
   const loadStart = loadavg()[0]!.toFixed(1);
   const schema = uniqueName('bench_outbound');
   const sandbox = await graphSandbox();
+  const instance = await instanceEndpoint();
   let mic: Engines | undefined;
   try {
-    mic = await engines(sandbox, schema);
+    mic = await engines(sandbox, schema, instance.url);
     const pct = (rate: number) => `${((rate / CAP) * 100).toFixed(1)} %`;
     const f1 = (n: number) => n.toFixed(1);
     const capTable = () => {
@@ -353,6 +368,7 @@ async function main(): Promise<void> {
     console.log(`\nload average ${loadavg()[0]!.toFixed(1)} at the end`);
   } finally {
     await mic?.close();
+    instance.server.close();
     await stop(sandbox.child);
     await dropSchemas([schema, `${schema}_queue`]);
   }

@@ -25,6 +25,9 @@ import type { RoutedEvent } from '../delivery/index.ts';
 import type { NewAlert } from '../reports/service.ts';
 import { outboundMessageEvents, outboundMessages } from './schema.ts';
 import { MessageStatuses, statusReportsOf } from './statuses.ts';
+import { StateRecorder, type GraphAnswer, type StateChange } from './recorder.ts';
+
+export type { GraphAnswer };
 
 export interface MessagesOptions {
   /** Delay before the second Graph call of a message after a transient failure; doubled each time. */
@@ -39,6 +42,8 @@ export interface MessagesOptions {
   slowForMs: number;
   /** How long a recipient's messages wait after Meta's pair rate (131056). */
   pairRateDelayMs: number;
+  /** How long a state change waits for others to share its transaction (5 ms when not given). */
+  recordGatherMs?: number;
 }
 
 export interface MessagesDeps {
@@ -81,12 +86,6 @@ export interface MessageBatch {
   messages: readonly { id: string; request: SendMessageRequest }[];
 }
 
-/** Meta's answer to the Graph call that settled a message, as the Graph-compatible API returns it. */
-export interface GraphAnswer {
-  status: number;
-  body: unknown;
-}
-
 /** Why a message its caller stopped waiting for was not sent: Meta's throughput error, as a client expects. */
 const NOT_SENT_IN_TIME: MessageError = {
   code: 130429,
@@ -113,6 +112,7 @@ function graphMessageError(error: GraphError): MessageError {
 export class Messages {
   readonly #deps: MessagesDeps;
   readonly #statuses: MessageStatuses;
+  readonly #recorder: StateRecorder;
   readonly #checks: SendCheck[] = [];
   readonly #listeners: OutboundListener[] = [];
   readonly #queuedListeners: QueuedListener[] = [];
@@ -120,6 +120,13 @@ export class Messages {
   constructor(deps: MessagesDeps) {
     this.#deps = deps;
     this.#statuses = new MessageStatuses({ clock: deps.clock });
+    this.#recorder = new StateRecorder({
+      db: deps.db,
+      clock: deps.clock,
+      statuses: this.#statuses,
+      deliver: async (tx, events) => deps.deliver(tx, [...events, ...(await this.#notify(tx, events))]),
+      gatherMs: deps.options.recordGatherMs ?? 5,
+    });
   }
 
   /**
@@ -645,54 +652,9 @@ export class Messages {
     row: MessageRow,
     state: MessageState,
     attempt: number,
-    extra: {
-      error?: MessageError;
-      isOutcomeUnknown?: boolean;
-      metaMessageId?: string | null;
-      raw?: unknown;
-      graphAnswer?: GraphAnswer;
-      /** Moves the message only from these states; answers false when it was in another. */
-      onlyFrom?: readonly MessageState[];
-    } = {},
+    extra: Omit<StateChange, 'row' | 'state' | 'attempt'> = {},
   ): Promise<boolean> {
-    const at = this.#deps.clock.now();
-    return this.#deps.db.transaction(async (tx) => {
-      const moved = await tx
-        .update(outboundMessages)
-        .set({
-          state,
-          attempts: attempt,
-          updatedAt: at,
-          ...(extra.metaMessageId === undefined ? {} : { metaMessageId: extra.metaMessageId, sentAt: at }),
-          ...(extra.graphAnswer === undefined ? {} : { graphAnswer: extra.graphAnswer }),
-        })
-        .where(
-          extra.onlyFrom
-            ? and(eq(outboundMessages.id, row.id), inArray(outboundMessages.state, [...extra.onlyFrom]))
-            : eq(outboundMessages.id, row.id),
-        )
-        .returning({ id: outboundMessages.id });
-      if (moved.length === 0) return false;
-      await tx.insert(outboundMessageEvents).values({
-        messageId: row.id,
-        state,
-        at,
-        attempt,
-        error: extra.error ?? null,
-        isOutcomeUnknown: extra.isOutcomeUnknown ?? false,
-      });
-      const outcome =
-        state === 'sent' && extra.metaMessageId !== undefined
-          ? { state, metaMessageId: extra.metaMessageId, raw: extra.raw ?? {} }
-          : state === 'failed' && extra.error
-            ? { state, error: extra.error }
-            : undefined;
-      if (outcome) {
-        const events = await this.#statuses.settle(tx, row, outcome);
-        await this.#deps.deliver(tx, [...events, ...(await this.#notify(tx, events))]);
-      }
-      return true;
-    });
+    return this.#recorder.record({ row, state, attempt, ...extra });
   }
 
   /**

@@ -24,6 +24,9 @@ type Sent = Pick<
   'id' | 'instanceId' | 'tenantId' | 'channel' | 'recipient' | 'metaMessageId' | 'state' | 'broadcastId'
 >;
 
+export type SettledOutcome =
+  { state: 'sent'; metaMessageId: string | null; raw: unknown } | { state: 'failed'; error: MessageError };
+
 /** An unmatched status is kept this long for its message's Graph answer to be stored. */
 const EARLY_STATUS_TTL_MS = 60 * 60 * 1000;
 
@@ -135,33 +138,35 @@ export class MessageStatuses {
   }
 
   /**
-   * Records that Meta accepted a message (`sent`, with its Meta id) or refused it for good
-   * (`failed`), inside the caller's transaction, then the statuses that arrived before the answer
-   * was stored. Answers the outbound events to deliver.
+   * Records that Meta accepted messages (`sent`, with their Meta ids) or refused them for good
+   * (`failed`), inside the caller's transaction, then the statuses that arrived before the answers
+   * were stored. Answers the outbound events to deliver.
    */
-  async settle(
-    tx: Db,
-    row: Sent,
-    outcome: { state: 'sent'; metaMessageId: string | null; raw: unknown } | { state: 'failed'; error: MessageError },
-  ): Promise<RoutedEvent[]> {
+  async settle(tx: Db, settled: readonly { row: Sent; outcome: SettledOutcome }[]): Promise<RoutedEvent[]> {
     const at = this.#clock.now();
-    if (outcome.state === 'failed') {
-      return [this.#event({ ...row, state: 'failed' }, 'failed', at, outcome.error, {})];
+    const events: RoutedEvent[] = [];
+    const sent: Sent[] = [];
+    for (const { row, outcome } of settled) {
+      if (outcome.state === 'failed') {
+        events.push(this.#event({ ...row, state: 'failed' }, 'failed', at, outcome.error, {}));
+        continue;
+      }
+      const moved = { ...row, state: 'sent', metaMessageId: outcome.metaMessageId };
+      events.push(this.#event(moved, 'sent', at, null, outcome.raw));
+      // Mark-as-read has no message of its own, so no status follows it.
+      if (outcome.metaMessageId !== null) sent.push(moved);
     }
-    const sent = { ...row, state: 'sent', metaMessageId: outcome.metaMessageId };
-    const events = [this.#event(sent, 'sent', at, null, outcome.raw)];
-    // Mark-as-read has no message of its own, so no status follows it.
-    if (outcome.metaMessageId === null) return events;
-    await lockMetaIds(tx, [outcome.metaMessageId]);
-    const early = await tx
-      .delete(earlyStatuses)
-      .where(eq(earlyStatuses.metaMessageId, outcome.metaMessageId))
-      .returning();
+    if (sent.length === 0) return events;
+    const metaIds = sent.map((row) => row.metaMessageId!);
+    await lockMetaIds(tx, metaIds);
+    const early = await tx.delete(earlyStatuses).where(inArray(earlyStatuses.metaMessageId, metaIds)).returning();
     early.sort((a, b) => a.seq - b.seq);
+    const byMetaId = new Map(sent.map((row) => [row.metaMessageId, row]));
     for (const status of early) {
-      if (!isReportedState(status.state)) continue;
+      const row = byMetaId.get(status.metaMessageId);
+      if (!row || !isReportedState(status.state)) continue;
       const error = (status.error as MessageError | null) ?? null;
-      events.push(...(await this.#move(tx, sent, status.state, status.at, error, status.raw)));
+      events.push(...(await this.#move(tx, row, status.state, status.at, error, status.raw)));
     }
     return events;
   }
