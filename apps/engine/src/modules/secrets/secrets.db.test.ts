@@ -83,6 +83,7 @@ describe('secret store', () => {
       'new-token-0002',
       'old-token-0001',
     ]);
+    expect(await engine.app.secrets.reveal('channel/777/access-token')).toBe('new-token-0002');
     await put('channel/777/access-token', { kind: 'meta-access-token', value: 'newest-token-0003' });
     expect(await engine.app.secrets.revealValid('channel/777/access-token')).toEqual(['newest-token-0003']);
   });

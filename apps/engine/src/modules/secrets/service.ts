@@ -98,7 +98,10 @@ export class SecretStore {
 
   /** The current value, or null when there is no such secret. Engine-internal: never returned by an API. */
   async reveal(ref: string): Promise<string | null> {
-    return (await this.revealValid(ref))[0] ?? null;
+    const current = await q.currentByRef(this.#db, ref);
+    return current
+      ? open(current, aadOf(current.secretId, current.version), this.#keyring.key(current.kekVersion))
+      : null;
   }
 
   /** Every value accepted now: the current one, then a previous one in its grace period. */

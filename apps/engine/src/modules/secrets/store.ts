@@ -12,6 +12,19 @@ export const secretQueries = {
     return row;
   },
 
+  /** The current version of a secret, with the secret's id (one statement: it is read for every send). */
+  async currentByRef(db: Db, ref: string): Promise<VersionRow | undefined> {
+    const [row] = await db
+      .select({ version: secretVersions })
+      .from(secrets)
+      .innerJoin(
+        secretVersions,
+        and(eq(secretVersions.secretId, secrets.id), eq(secretVersions.version, secrets.currentVersion)),
+      )
+      .where(eq(secrets.ref, ref));
+    return row?.version;
+  },
+
   async lockByRef(db: Db, ref: string): Promise<SecretRow | undefined> {
     const [row] = await db.select().from(secrets).where(eq(secrets.ref, ref)).for('update');
     return row;
