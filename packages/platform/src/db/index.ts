@@ -13,6 +13,7 @@ import { lockDataDir } from './lock.ts';
 
 export { DataDirLockedError, lockDataDir, lockHolder } from './lock.ts';
 export { persistently, type PersistentlyOptions } from './persistently.ts';
+export { GroupWriter, type GroupWriterOptions } from './group-writer.ts';
 
 /**
  * The Drizzle client every module uses. PGlite's client has the same query API and result shape

@@ -250,6 +250,11 @@ describe('templates', () => {
 
     const ok = await send(template('spring_sale', 'en_US', sale('Ana')));
     expect(ok.statusCode).toBe(202);
+    // It leaves before the next test counts what Meta got.
+    await eventually(async () => {
+      const sent = await api('GET', `/v1/messages/${ok.json<{ id: string }>().id}`);
+      return sent.json<{ metaMessageId: string | null }>().metaMessageId ? true : undefined;
+    });
   });
 
   it('follows Meta’s template status webhooks: a paused template is refused at once', async () => {

@@ -1,7 +1,7 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import { metaEnvelopeOf, parseMetaWebhook, type MetaEnvelope, type MetaWebhookEvent } from '@mic/meta';
-import { Problem, problems, type Clock, type Db } from '@mic/platform';
+import { GroupWriter, Problem, problems, type Clock, type Db } from '@mic/platform';
 import type { Route, Routing } from '../routing/index.ts';
 import type { Deliveries, RoutedEvent } from '../delivery/index.ts';
 import { inboundEvents, webhookReceipts } from './schema.ts';
@@ -29,8 +29,6 @@ interface PendingWebhook {
   events: MetaWebhookEvent[];
   /** Each event's place in the body, in the order of `events`. */
   envelopes: (MetaEnvelope | null)[];
-  resolve(receipt: Receipt): void;
-  reject(error: unknown): void;
 }
 
 export interface EventQuery {
@@ -50,9 +48,12 @@ export class Ingress {
   readonly #routing: Routing;
   readonly #clock: Clock;
   readonly #deliveries: Deliveries;
-  readonly #pending: PendingWebhook[] = [];
   readonly #storedListeners: StoredListener[] = [];
-  #isFlushing = false;
+  /** Bodies that arrive while a commit is under way are stored together in the next one. */
+  readonly #writer = new GroupWriter<PendingWebhook, Receipt>({
+    write: (batch) => this.#store(batch),
+    maxBatch: MAX_BATCH,
+  });
 
   constructor(db: Db, routing: Routing, deliveries: Deliveries, clock: Clock) {
     this.#db = db;
@@ -81,47 +82,14 @@ export class Ingress {
     const receivedAt = this.#clock.now();
     const events = parseMetaWebhook(parsed, { receivedAt });
     const envelopes = events.map((event) => metaEnvelopeOf(parsed, event.raw));
-    return new Promise((resolve, reject) => {
-      this.#pending.push({
-        app,
-        body: body.toString('utf8'),
-        traceParent,
-        receivedAt,
-        events,
-        envelopes,
-        resolve,
-        reject,
-      });
-      void this.#flush();
+    return this.#writer.write({
+      app,
+      body: body.toString('utf8'),
+      traceParent,
+      receivedAt,
+      events,
+      envelopes,
     });
-  }
-
-  async #flush(): Promise<void> {
-    if (this.#isFlushing) return;
-    this.#isFlushing = true;
-    try {
-      while (this.#pending.length > 0) {
-        const batch = this.#pending.splice(0, MAX_BATCH);
-        try {
-          const receipts = await this.#store(batch);
-          batch.forEach((item, i) => item.resolve(receipts[i]!));
-        } catch (error) {
-          if (batch.length === 1) {
-            batch[0]!.reject(error); // not stored: a 5xx, and Meta sends it again
-            continue;
-          }
-          // One bad webhook must not fail the others: store each on its own.
-          for (const item of batch) {
-            await this.#store([item]).then(
-              ([receipt]) => item.resolve(receipt!),
-              (reason: unknown) => item.reject(reason),
-            );
-          }
-        }
-      }
-    } finally {
-      this.#isFlushing = false;
-    }
   }
 
   async #store(batch: readonly PendingWebhook[]): Promise<Receipt[]> {

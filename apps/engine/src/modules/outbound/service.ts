@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Db, JobQueue, Logger } from '@mic/platform';
+import { GroupWriter, type Db, type JobQueue, type Logger } from '@mic/platform';
 import { LaneStore, type ClaimedItem, type LaneItem, type Priority } from './store.ts';
 
 /** What the send handler made of one item; the lane acts on it. */
@@ -132,6 +132,8 @@ interface Runner {
 export class Lanes {
   readonly workerId = randomUUID();
   readonly #store: LaneStore;
+  /** Items whose sends are over leave their lanes together: one statement for those that end together. */
+  readonly #finished: GroupWriter<string, void>;
   readonly #queue: JobQueue | undefined;
   readonly #logger: Logger;
   readonly #capFor: (lane: string) => number | Promise<number>;
@@ -163,6 +165,12 @@ export class Lanes {
 
   constructor(options: LanesOptions) {
     this.#store = new LaneStore(options.db);
+    this.#finished = new GroupWriter({
+      write: async (messageIds) => {
+        await this.#store.finish(messageIds, this.workerId);
+        return messageIds.map(() => undefined);
+      },
+    });
     this.#queue = options.queue;
     this.#logger = options.logger;
     this.#capFor = options.capFor ?? (() => DEFAULT_CAP);
@@ -631,7 +639,7 @@ export class Lanes {
     switch (result.outcome) {
       case 'sent':
       case 'failed':
-        await this.#store.finish(item.messageId, this.workerId);
+        await this.#finished.write(item.messageId);
         return;
       case 'retry':
         await this.#store.release(ids, this.workerId, result.atMs);

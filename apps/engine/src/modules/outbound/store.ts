@@ -217,11 +217,11 @@ export class LaneStore {
     return result.rows.map((row) => row.lane);
   }
 
-  /** The item's send is over (sent, or failed for good): it leaves the lane. */
-  async finish(messageId: string, worker: string): Promise<void> {
+  /** The items' sends are over (sent, or failed for good): they leave their lanes. */
+  async finish(messageIds: readonly string[], worker: string): Promise<void> {
     await this.#db
       .delete(outboundItems)
-      .where(and(eq(outboundItems.messageId, messageId), eq(outboundItems.claimedBy, worker)));
+      .where(and(inArray(outboundItems.messageId, [...messageIds]), eq(outboundItems.claimedBy, worker)));
   }
 
   /**
