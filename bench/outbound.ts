@@ -348,7 +348,7 @@ async function main(): Promise<void> {
       const rates = row.numbers === 1 ? f1(min) : `${f1(min)} / ${f1(median)} / ${f1(max)}`;
       const versus = row.numbers === 1 ? pct(min) : `${pct(min)} / ${pct(median)} / ${pct(max)}`;
       console.log(
-        `| ${row.scenario} | ${row.sent} / ${row.messages} | ${Math.round(row.acceptedPerSecond)} | ${f1(row.drainSeconds)} s | ${rates} | ${versus} | ${row.throttled} | ${row.duplicates} | ${row.outcomeUnknown.timedOut} / ${row.outcomeUnknown.takenOver} | ${row.missedSlots} / ${row.lateSlowDowns} | ${row.maxInOneSecond} (≤ ${CAP}) |`,
+        `| ${row.scenario} | ${row.sent} / ${row.messages} | ${Math.round(row.acceptedPerSecond)} | ${f1(row.drainSeconds)} s (${Math.round(row.sent / row.drainSeconds)} /s in all) | ${rates} | ${versus} | ${row.throttled} | ${row.duplicates} | ${row.outcomeUnknown.timedOut} / ${row.outcomeUnknown.takenOver} | ${row.missedSlots} / ${row.lateSlowDowns} | ${row.maxInOneSecond} (≤ ${CAP}) |`,
       );
     };
     console.log(
