@@ -421,7 +421,10 @@ export class Lanes {
       // Items that lost their slot need new slots whatever the lane's load: they are counted in it.
       const carry = this.#unslotted(lane).length;
       const room = Math.max(0, this.#maxInFlight - this.#inFlight(lane));
-      if (room === 0 && carry === 0) {
+      // Critical and conversation items may go a quarter beyond the limit: a lane full of marketing
+      // sends still takes them, ahead of its carried items.
+      const urgentRoom = Math.max(0, Math.ceil(this.#maxInFlight * 1.25) - this.#inFlight(lane));
+      if (urgentRoom === 0 && carry === 0) {
         await sleep(this.#horizonMs);
         continue;
       }
@@ -438,6 +441,7 @@ export class Lanes {
             ratePerSecond: cap * this.#share,
             horizonMs: this.#horizonMs,
             limit: room,
+            urgentLimit: urgentRoom,
             carry,
             leaseMs: this.#leaseMs,
             earliestSlotMs: claimedAt + Math.min(this.#horizonMs / 2, this.#leadMs() + 20),

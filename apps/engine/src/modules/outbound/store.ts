@@ -64,6 +64,11 @@ export interface ClaimRequest {
   horizonMs: number;
   /** At most this many new items. */
   limit: number;
+  /**
+   * At most this many new `critical` and `conversation` items, taken first: ahead of the carried
+   * items and beyond `limit` (a worker whose marketing sends fill its in-flight limit still takes them).
+   */
+  urgentLimit: number;
   /** Items the worker holds without a slot (it was too late for theirs): they get the first slots. */
   carry: number;
   /**
@@ -73,6 +78,8 @@ export interface ClaimRequest {
   earliestSlotMs?: number;
   leaseMs: number;
 }
+
+const MARKETING = 2;
 
 export const laneOf = (platform: string, channelId: string): string => `${platform}:${channelId}`;
 
@@ -152,22 +159,36 @@ export class LaneStore {
       const start = lane.nextSlotMs >= nowMs ? lane.nextSlotMs : Math.max(nowMs, request.earliestSlotMs ?? nowMs);
       if (start > nowMs + request.horizonMs) return { kind: 'ahead', atMs: start - request.horizonMs / 2 };
       const room = Math.floor((nowMs + request.horizonMs - start) / intervalMs) + 1;
-      const carry = Math.min(room, request.carry);
-      const limit = Math.max(0, Math.min(room - carry, request.limit));
-      if (carry + limit === 0) return { kind: 'ahead', atMs: nowMs + request.horizonMs / 2 };
-      const taken = await tx.execute<TakenRow>(sql`
-        with picked as (
-          select i.message_id from outbound_items i
-          where i.lane = ${request.lane} and ${claimable(nowMs)}
-          order by i.priority, i.seq
-          limit ${limit}
-          for update skip locked
-        )
-        update outbound_items o
-        set claimed_by = ${request.worker}::uuid, claimed_until = ${at(nowMs + request.leaseMs)}, claims = o.claims + 1
-        from picked where o.message_id = picked.message_id
-        returning o.message_id, o.priority, o.seq, o.recipient, o.claims`);
-      if (carry + taken.rows.length === 0) return { kind: 'idle' };
+      const take = async (limit: number, urgentOnly: boolean) =>
+        limit <= 0
+          ? []
+          : (
+              await tx.execute<TakenRow>(sql`
+                with picked as (
+                  select i.message_id from outbound_items i
+                  where i.lane = ${request.lane} and ${claimable(nowMs)}
+                    ${urgentOnly ? sql`and i.priority < ${MARKETING}` : sql``}
+                  order by i.priority, i.seq
+                  limit ${limit}
+                  for update skip locked
+                )
+                update outbound_items o
+                set claimed_by = ${request.worker}::uuid, claimed_until = ${at(nowMs + request.leaseMs)}, claims = o.claims + 1
+                from picked where o.message_id = picked.message_id
+                returning o.message_id, o.priority, o.seq, o.recipient, o.claims`)
+            ).rows;
+      // Urgent items first, then the carried ones (they hold no slot), then new items of any priority;
+      // with nothing carried and room for the urgent ones within the limit, one look does all that.
+      const isOneLook = request.carry === 0 && request.limit >= Math.min(room, request.urgentLimit);
+      const urgent = isOneLook ? [] : await take(Math.min(room, request.urgentLimit), true);
+      const carry = Math.min(room - urgent.length, request.carry);
+      const restLimit = Math.min(room - urgent.length - carry, request.limit - urgent.length);
+      const rest = await take(restLimit, false);
+      if (carry + urgent.length + rest.length === 0) {
+        // Nothing due, or only items beyond the in-flight limit: look again soon without going idle.
+        return restLimit > 0 ? { kind: 'idle' } : { kind: 'ahead', atMs: nowMs + request.horizonMs / 2 };
+      }
+      const taken = { rows: [...urgent, ...rest] };
       const rows = taken.rows.sort((a, b) => a.priority - b.priority || Number(a.seq) - Number(b.seq));
       const frontierMs = start + (carry + rows.length) * intervalMs;
       await tx.update(outboundLanes).set({ nextSlotMs: frontierMs }).where(eq(outboundLanes.lane, request.lane));
