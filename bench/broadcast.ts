@@ -11,7 +11,7 @@
 import { createServer } from 'node:http';
 import { loadavg } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
-import type { Broadcast } from '@mic/contracts';
+import type { Broadcast, MessageStatus } from '@mic/contracts';
 import type { GraphSend } from '@mic/meta-sandbox';
 import { freePort, uniqueName } from '@mic/platform/testing';
 import { emptySnapshot, withTestInstance } from '../apps/engine/src/testing.ts';
@@ -99,8 +99,8 @@ async function engines(sandbox: GraphSandboxProcess, schema: string, webhookUrl:
       const started = await Promise.all(Array.from({ length: WORKERS }, () => fleet.startEngine('worker')));
       workers = started.map((w) => w.child);
     },
-    /** `POST /v1/messages` at critical priority; when the request left (ms since the epoch). */
-    async critical(to: string, body: string): Promise<number> {
+    /** `POST /v1/messages` at critical priority; when the request left (ms since the epoch) and the message's id. */
+    async critical(to: string, body: string): Promise<{ at: number; id: string }> {
       const at = Date.now();
       const res = await fetch(`${api}/v1/messages`, {
         method: 'POST',
@@ -114,7 +114,14 @@ async function engines(sandbox: GraphSandboxProcess, schema: string, webhookUrl:
         signal: AbortSignal.timeout(30_000),
       });
       if (res.status !== 202) throw new Error(`POST /v1/messages: ${res.status} ${await res.text()}`);
-      return at;
+      return { at, id: ((await res.json()) as { id: string }).id };
+    },
+    async message(id: string): Promise<MessageStatus> {
+      const res = await fetch(`${api}/v1/messages/${id}`, {
+        headers: { authorization },
+        signal: AbortSignal.timeout(30_000),
+      });
+      return (await res.json()) as MessageStatus;
     },
     async broadcast(count: number): Promise<Broadcast> {
       const res = await fetch(`${api}/v1/broadcasts`, {
@@ -147,17 +154,27 @@ async function engines(sandbox: GraphSandboxProcess, schema: string, webhookUrl:
 
 type Engines = Awaited<ReturnType<typeof engines>>;
 
+/** A critical run's waits, each sorted: POST sent → Meta received, and its two parts. */
+interface CriticalRun {
+  /** POST sent → Meta received (a send Meta never got counts as the longest wait). */
+  total: number[];
+  /** POST sent → a worker took it and began its send (its `sending` entry). */
+  toSending: number[];
+  /** Its `sending` entry → Meta received: the wait for its slot, and the call. */
+  sendingToMeta: number[];
+}
+
 /**
- * `CRITICAL` critical sends, one every CRITICAL_SPACING_MS, each to a recipient of its own: POST
- * sent → Meta received, sorted (a send Meta never got counts as the longest wait).
+ * `CRITICAL` critical sends, one every CRITICAL_SPACING_MS, each to a recipient of its own, and
+ * where each one's wait went.
  */
-async function criticalRun(label: string, sandbox: GraphSandboxProcess, mic: Engines): Promise<number[]> {
-  const sentAt: number[] = [];
+async function criticalRun(label: string, sandbox: GraphSandboxProcess, mic: Engines): Promise<CriticalRun> {
+  const posted: { at: number; id: string }[] = [];
   for (let i = 0; i < CRITICAL; i += 1) {
-    sentAt.push(await mic.critical(criticalRecipient(label, i), `${label} ${i}`));
+    posted.push(await mic.critical(criticalRecipient(label, i), `${label} ${i}`));
     await new Promise((r) => setTimeout(r, CRITICAL_SPACING_MS));
   }
-  const wanted = new Set(sentAt.map((_, i) => criticalRecipient(label, i)));
+  const wanted = new Set(posted.map((_, i) => criticalRecipient(label, i)));
   const deadline = Date.now() + 60_000;
   let got: GraphSend[] = [];
   while (Date.now() < deadline) {
@@ -167,9 +184,18 @@ async function criticalRun(label: string, sandbox: GraphSandboxProcess, mic: Eng
   }
   const first = new Map<string, number>();
   for (const s of got) if (!first.has(s.recipient)) first.set(s.recipient, s.atMs);
-  return sentAt
-    .map((at, i) => (first.get(criticalRecipient(label, i)) ?? Number.POSITIVE_INFINITY) - at)
-    .sort((a, b) => a - b);
+  const run: CriticalRun = { total: [], toSending: [], sendingToMeta: [] };
+  for (const [i, { at, id }] of posted.entries()) {
+    const metaAt = first.get(criticalRecipient(label, i)) ?? Number.POSITIVE_INFINITY;
+    run.total.push(metaAt - at);
+    const sending = (await mic.message(id)).timeline.find((entry) => entry.state === 'sending');
+    if (!sending) continue;
+    const sendingAt = Date.parse(sending.at);
+    run.toSending.push(sendingAt - at);
+    run.sendingToMeta.push(metaAt - sendingAt);
+  }
+  for (const list of [run.total, run.toSending, run.sendingToMeta]) list.sort((a, b) => a - b);
+  return run;
 }
 
 async function main(): Promise<void> {
@@ -232,17 +258,21 @@ async function main(): Promise<void> {
       `\ncritical sends on the same number, one every ${CRITICAL_SPACING_MS} ms: POST sent → Meta received ` +
         `(${allRepeats} repeats among all sends of the broadcast run)\n`,
     );
-    console.log('| lane | critical | p50 | p99 | max | p50 vs baseline | p99 vs baseline |');
-    console.log('| --- | --- | --- | --- | --- | --- | --- |');
+    console.log(
+      '| lane | critical | p50 | p99 | max | p50 vs baseline | p99 vs baseline | POST → sending p50 / p99 | sending → Meta p50 / p99 |',
+    );
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     const ratio = (value: number, base: number) => `${(value / Math.max(1, base)).toFixed(1)}×`;
-    for (const [name, latencies] of [
+    const p50p99 = (list: number[]) => `${percentile(list, 50)} / ${percentile(list, 99)} ms`;
+    for (const [name, run] of [
       ['no broadcast (baseline)', baseline],
       [`during the ${RECIPIENTS}-recipient broadcast`, during],
     ] as const) {
-      const [p50, p99] = [percentile(latencies, 50), percentile(latencies, 99)];
+      const [p50, p99] = [percentile(run.total, 50), percentile(run.total, 99)];
       console.log(
-        `| ${name} | ${latencies.length} | ${p50} ms | ${p99} ms | ${latencies.at(-1)} ms | ` +
-          `${ratio(p50, percentile(baseline, 50))} | ${ratio(p99, percentile(baseline, 99))} |`,
+        `| ${name} | ${run.total.length} | ${p50} ms | ${p99} ms | ${run.total.at(-1)} ms | ` +
+          `${ratio(p50, percentile(baseline.total, 50))} | ${ratio(p99, percentile(baseline.total, 99))} | ` +
+          `${p50p99(run.toSending)} | ${p50p99(run.sendingToMeta)} |`,
       );
     }
     console.log(`\nload average ${loadavg()[0]!.toFixed(1)} at the end`);

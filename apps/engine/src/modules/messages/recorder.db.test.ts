@@ -3,6 +3,7 @@ import { eq, inArray } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import type { OutboundMessageEventData } from '@mic/contracts';
 import { systemClock } from '@mic/platform';
+import { TEST_DATABASE_URL } from '@mic/platform/testing';
 import type { RoutedEvent } from '../delivery/index.ts';
 import { startTestEngine, type TestEngine } from '../../testing.ts';
 import { StateRecorder } from './recorder.ts';
@@ -15,7 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => engine?.stop());
 
-async function messages(count: number, state = 'sending') {
+async function messages(count: number, state = 'sending', priority = 'conversation') {
   const now = new Date();
   const rows = Array.from({ length: count }, (_, i) => ({
     id: uuidv7(),
@@ -23,7 +24,7 @@ async function messages(count: number, state = 'sending') {
     tenantId: 'ten-recorder',
     channel: 'whatsapp:5550001',
     recipient: `+3460000${String(i).padStart(4, '0')}`,
-    priority: 'conversation',
+    priority,
     request: {},
     state,
     requestHash: 'h',
@@ -33,8 +34,11 @@ async function messages(count: number, state = 'sending') {
   return engine.app.db.orm.insert(outboundMessages).values(rows).returning();
 }
 
-/** A recorder whose outbound events are kept, one list per transaction; `refuse` fails a message's. */
-function newRecorder(refuse?: string) {
+/**
+ * A recorder whose outbound events are kept, one list per transaction; `refuse` fails a message's,
+ * and marketing messages' events wait for `hold` inside their transaction.
+ */
+function newRecorder(refuse?: string, hold?: Promise<void>) {
   const transactions: RoutedEvent[][] = [];
   const recorder = new StateRecorder({
     db: engine.app.db.orm,
@@ -43,6 +47,7 @@ function newRecorder(refuse?: string) {
     deliver: async (_tx, events) => {
       if (events.some((e) => (e.data as OutboundMessageEventData).messageId === refuse))
         throw new Error('refused by the test');
+      if (hold && events.some((e) => (e.data as OutboundMessageEventData).broadcastId)) await hold;
       transactions.push([...events]);
     },
     gatherMs: 20,
@@ -109,4 +114,34 @@ describe('state recorder', () => {
     expect(stored.find((r) => r.id === rows[2]!.id)?.state).toBe('sending');
     expect(stored.filter((r) => r.state === 'sent')).toHaveLength(4);
   });
+
+  // PGlite runs one transaction at a time: there a critical change waits for the open batch anyway.
+  it.runIf(TEST_DATABASE_URL !== undefined)(
+    "records a critical message's change while a broadcast's batch is still being written",
+    async () => {
+      const broadcast = await messages(3, 'sending', 'marketing');
+      const [critical] = await messages(1, 'queued', 'critical');
+      let release = () => {};
+      const { recorder } = newRecorder(undefined, new Promise<void>((resolve) => (release = resolve)));
+      const bulk = Promise.all(
+        broadcast.map((row, i) =>
+          recorder.record({
+            row: { ...row, broadcastId: uuidv7() },
+            state: 'sent',
+            attempt: 1,
+            metaMessageId: `wamid.b${i}`,
+          }),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const recorded = recorder.record({ row: critical!, state: 'sending', attempt: 1 });
+      const waited = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5_000));
+      try {
+        expect(await Promise.race([recorded, waited])).toBe(true);
+      } finally {
+        release();
+      }
+      expect(await bulk).toEqual([true, true, true]);
+    },
+  );
 });

@@ -45,20 +45,28 @@ export interface RecorderDeps {
  */
 export class StateRecorder {
   readonly #deps: RecorderDeps;
-  readonly #writer: GroupWriter<StateChange, boolean>;
+  /**
+   * Critical and conversation messages have a writer of their own: their `sending` is recorded
+   * right before their slot, and waiting behind a broadcast's batch there would make them miss it.
+   */
+  readonly #urgent: GroupWriter<StateChange, boolean>;
+  readonly #bulk: GroupWriter<StateChange, boolean>;
 
   constructor(deps: RecorderDeps) {
     this.#deps = deps;
-    this.#writer = new GroupWriter({
-      write: (changes) => this.#write(changes),
-      gatherMs: deps.gatherMs,
-      keyOf: (change) => change.row.id,
-    });
+    const writer = () =>
+      new GroupWriter({
+        write: (changes: readonly StateChange[]) => this.#write(changes),
+        gatherMs: deps.gatherMs,
+        keyOf: (change: StateChange) => change.row.id,
+      });
+    this.#urgent = writer();
+    this.#bulk = writer();
   }
 
   /** Resolves true once the change is committed, false when the message was not in `onlyFrom`. */
   record(change: StateChange): Promise<boolean> {
-    return this.#writer.write(change);
+    return (change.row.priority === 'marketing' ? this.#bulk : this.#urgent).write(change);
   }
 
   async #write(changes: readonly StateChange[]): Promise<boolean[]> {

@@ -165,7 +165,8 @@ describe('lanes', () => {
     const lane = laneOf('whatsapp', 'prio');
     const log: Sent[] = [];
     await enqueue(backlog(lane, 40));
-    const lanes = await worker(0, log, undefined, { capFor: () => 20 });
+    // Slots reserved a second ahead (19 at 19/s): the critical item does not wait for them.
+    const lanes = await worker(0, log, undefined, { capFor: () => 20, horizonMs: 1_000 });
     await eventually(async () => (log.length >= 5 ? true : undefined));
     const before = log.length;
     await enqueue([...backlog(lane, 1, 0, 'conversation'), ...backlog(lane, 1, 0, 'critical')], lanes);
@@ -175,12 +176,15 @@ describe('lanes', () => {
     const critical = order.indexOf(`${lane}-critical-0`);
     const conversation = order.indexOf(`${lane}-conversation-0`);
     expect(conversation).toBe(critical + 1);
-    // Only what was already claimed (one horizon of slots: 200 ms at 19/s) goes first.
-    expect(critical - before).toBeLessThanOrEqual(6);
+    // It takes the first slot still to come of the marketing items the worker holds (their sends
+    // once it was ready may number a couple), and they keep their order, one slot later.
+    expect(critical - before).toBeLessThanOrEqual(3);
     expect(order.slice(critical).filter((id) => id.includes('-marketing-')).length).toBeGreaterThan(25);
     // FIFO within a priority.
     const marketing = order.filter((id) => id.includes('-marketing-'));
     expect(marketing).toEqual(backlog(lane, 40).map((item) => item.messageId));
+    // Never above the cap: the urgent items took slots the lane had reserved, none more.
+    expect(busiestSecond(log.map((sent) => sent.at))).toBeLessThanOrEqual(20);
   }, 30_000);
 
   it('gives up the slots a blocked event loop missed, keeping the order and the cap', async () => {

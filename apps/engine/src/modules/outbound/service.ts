@@ -57,6 +57,7 @@ export interface LanesOptions {
 export const DEFAULT_CAP = 80;
 
 const PRIORITY_RANK: Record<Priority, number> = { critical: 0, conversation: 1, marketing: 2 };
+const MARKETING_RANK = PRIORITY_RANK.marketing;
 const sendOrder = (a: Held, b: Held) => a.rank - b.rank || a.order - b.order;
 
 /**
@@ -116,9 +117,13 @@ const MISSES_TO_SLOW = 2;
 const LATENESS_STEP = 1.1;
 const MAX_LATENESS_FACTOR = 32;
 const LATENESS_SLOW_MS = 3_000;
+/** A woken runner whose lane another worker was claiming looks again this soon. */
+const BUSY_RETRY_WOKEN_MS = 20;
 
 interface Runner {
   woken: boolean;
+  /** When it was last told of new items (epoch ms). */
+  newWorkAt: number;
   wake: () => void;
   done: Promise<void>;
 }
@@ -212,10 +217,19 @@ export class Lanes {
 
   /** Looks at a lane now instead of at the next poll (after the enqueueing transaction committed). */
   wake(lane: string): void {
+    this.#wake(lane, true);
+  }
+
+  /** `isNewWork`: told of new items, not of its own (a missed slot, room again). */
+  #wake(lane: string, isNewWork: boolean): void {
     if (this.#stopping) return;
     const runner = this.#runners.get(lane);
-    if (runner) runner.wake();
-    else this.#startRunner(lane);
+    if (!runner) {
+      this.#startRunner(lane);
+      return;
+    }
+    if (isNewWork) runner.newWorkAt = Date.now();
+    runner.wake();
   }
 
   /** Spaces the lane's slots `factor` times further apart until `untilMs`. */
@@ -370,6 +384,16 @@ export class Lanes {
     else this.#load.delete(item.lane);
   }
 
+  /** The lane's held marketing items whose slots are still to come: what an urgent item may swap with. */
+  #swappable(lane: string, nowMs: number): number {
+    let n = 0;
+    for (const held of this.#held.values()) {
+      if (held.item.lane === lane && held.rank === MARKETING_RANK && !held.isGone && (held.slot?.slotMs ?? 0) > nowMs)
+        n++;
+    }
+    return n;
+  }
+
   /** The lane's held items that wait for a slot (they lost theirs), in send order. */
   #unslotted(lane: string): Held[] {
     return [...this.#held.values()]
@@ -382,6 +406,7 @@ export class Lanes {
     let timer: NodeJS.Timeout | undefined;
     const runner: Runner = {
       woken: false,
+      newWorkAt: 0,
       wake: () => {
         runner.woken = true;
         clearTimeout(timer);
@@ -443,6 +468,7 @@ export class Lanes {
             limit: room,
             urgentLimit: urgentRoom,
             carry,
+            swappable: this.#swappable(lane, claimedAt),
             leaseMs: this.#leaseMs,
             earliestSlotMs: claimedAt + Math.min(this.#horizonMs / 2, this.#leadMs() + 20),
           },
@@ -457,8 +483,10 @@ export class Lanes {
         // restarts it once it has work.
         if (++busy > 100) return;
         // It reserves the next slots meanwhile: looking again sooner than half a horizon would only
-        // find them reserved, at the price of a transaction.
-        await sleep(this.#horizonMs / 2);
+        // find them reserved, at the price of a transaction; unless new items woke us lately, which
+        // may be urgent ones it did not see.
+        const isNewWork = Date.now() - runner.newWorkAt < this.#horizonMs;
+        await sleep(isNewWork ? BUSY_RETRY_WOKEN_MS : this.#horizonMs / 2);
         continue;
       }
       busy = 0;
@@ -504,7 +532,8 @@ export class Lanes {
   /**
    * Gives the held item a slot and sets its timer; starts its handler a lead before the slot (the
    * first time), so that the handlers preparing at once are about as many as the lane sends in that
-   * lead, not all the items claimed.
+   * lead, not all the items claimed. A critical or conversation item's handler starts at once: ready
+   * early, it can take an earlier slot from a marketing item (`#jumpAhead`).
    */
   #arm(held: Held, slot: Slot): void {
     clearTimeout(held.timer);
@@ -518,7 +547,8 @@ export class Lanes {
         held.startedAt = Date.now();
         held.sending = this.#send(held);
       };
-      held.prepTimer = setTimeout(start, Math.max(0, slot.slotMs - this.#leadMs() - Date.now()));
+      const startIn = held.rank < MARKETING_RANK ? 0 : slot.slotMs - this.#leadMs() - Date.now();
+      held.prepTimer = setTimeout(start, Math.max(0, startIn));
     }
     const fire = () => {
       if (this.#halted) return;
@@ -541,6 +571,7 @@ export class Lanes {
    * found the handler waiting, so lateness now is the event loop's.
    */
   #go(held: Held, byTimer: boolean): void {
+    if (held.answer && !held.isDue) this.#jumpAhead(held);
     if (!held.isDue || !held.answer || !held.slot) return;
     if (Date.now() > held.slot.slotMs + held.slot.windowMs) {
       this.#late(held, byTimer);
@@ -550,6 +581,33 @@ export class Lanes {
     held.answer = undefined;
     held.isGone = true;
     answer(true);
+  }
+
+  /**
+   * A critical or conversation item ready before its slot moves ahead of the marketing items of its
+   * lane that this worker holds with earlier slots still to come: those slots and its own go again
+   * in send order, so it goes at the first of them and the marketing items keep their order, each
+   * one slot later. The lane's slots stay the same.
+   */
+  #jumpAhead(urgent: Held): void {
+    const own = urgent.slot;
+    if (urgent.rank === MARKETING_RANK || !own) return;
+    const now = Date.now();
+    const ahead = [...this.#held.values()].filter(
+      (held) =>
+        held.item.lane === urgent.item.lane &&
+        held.slot !== undefined &&
+        held.slot.slotMs > now &&
+        held.slot.slotMs <= own.slotMs &&
+        !held.isDue &&
+        !held.isGone &&
+        !held.isPutBack,
+    );
+    if (!ahead.some((held) => held.rank === MARKETING_RANK)) return;
+    const slots = ahead.map((held) => held.slot!).sort((a, b) => a.slotMs - b.slotMs);
+    ahead.sort(sendOrder).forEach((held, i) => {
+      if (held.slot !== slots[i]) this.#arm(held, slots[i]!);
+    });
   }
 
   /**
@@ -584,7 +642,7 @@ export class Lanes {
       this.#slowForLateness(lane, factor, now);
     }
     // The lane's runner may have gone idle since it claimed these.
-    this.wake(lane);
+    this.#wake(lane, false);
   }
 
   #slowForLateness(lane: string, factor: number, now: number): void {

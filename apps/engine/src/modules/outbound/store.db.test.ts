@@ -60,6 +60,27 @@ describe('lane claims', () => {
     expect(full.kind).toBe('ahead');
   });
 
+  it('takes urgent items on a lane reserved a horizon ahead only for a worker holding marketing slots to swap', async () => {
+    const lane = 'whatsapp:claims-ahead';
+    const worker = randomUUID();
+    const now = Date.now();
+    await db.orm.transaction((tx) => store.enqueue(tx, items(lane, 'marketing', 30), now));
+    const first = await store.claim(request(lane, worker, { limit: 30 }), now);
+    expect(first.kind === 'claimed' && first.items).toHaveLength(11);
+    await db.orm.transaction((tx) => store.enqueue(tx, items(lane, 'critical', 3), now));
+    // The lane's slots are reserved to a horizon ahead: a worker with nothing to swap waits.
+    const later = now + 10;
+    const waits = await store.claim(request(lane, randomUUID(), { limit: 30 }), later);
+    expect(waits.kind).toBe('ahead');
+    // The one holding marketing slots still to come takes urgent items (no marketing), at the cursor.
+    const swap = await store.claim(request(lane, worker, { limit: 30, swappable: 2 }), later);
+    expect(swap.kind).toBe('claimed');
+    if (swap.kind !== 'claimed' || first.kind !== 'claimed') return;
+    expect(swap.items.map((item) => item.messageId)).toEqual([`${lane}-critical-0`, `${lane}-critical-1`]);
+    expect(swap.items[0]!.slotMs).toBe(first.frontierMs);
+    expect(swap.carriedSlots).toEqual([]);
+  });
+
   it('takes urgent items first in one look when nothing is carried', async () => {
     const lane = 'whatsapp:claims-one-look';
     const worker = randomUUID();

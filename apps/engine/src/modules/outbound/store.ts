@@ -72,6 +72,12 @@ export interface ClaimRequest {
   /** Items the worker holds without a slot (it was too late for theirs): they get the first slots. */
   carry: number;
   /**
+   * Marketing items the worker holds with slots still to come: with the lane's slots reserved a
+   * horizon ahead, up to this many urgent items are still taken (slots at the cursor), for the
+   * worker to swap them into those earlier slots.
+   */
+  swappable?: number;
+  /**
    * On a lane whose cursor is behind now, no slot before this time: the first slots would otherwise
    * be now, already past by the time the claim returns and the handler is ready.
    */
@@ -157,8 +163,10 @@ export class LaneStore {
       // A lane whose cursor is behind now has been idle (or its worker fell behind): its first slot
       // leaves the worker time to get ready; a busy lane's next slot is its cursor.
       const start = lane.nextSlotMs >= nowMs ? lane.nextSlotMs : Math.max(nowMs, request.earliestSlotMs ?? nowMs);
-      if (start > nowMs + request.horizonMs) return { kind: 'ahead', atMs: start - request.horizonMs / 2 };
-      const room = Math.floor((nowMs + request.horizonMs - start) / intervalMs) + 1;
+      const isAhead = start > nowMs + request.horizonMs;
+      const room = isAhead
+        ? Math.min(request.urgentLimit, request.swappable ?? 0)
+        : Math.floor((nowMs + request.horizonMs - start) / intervalMs) + 1;
       const take = async (limit: number, urgentOnly: boolean) =>
         limit <= 0
           ? []
@@ -179,10 +187,11 @@ export class LaneStore {
             ).rows;
       // Urgent items first, then the carried ones (they hold no slot), then new items of any priority;
       // with nothing carried and room for the urgent ones within the limit, one look does all that.
-      const isOneLook = request.carry === 0 && request.limit >= Math.min(room, request.urgentLimit);
+      const isOneLook = !isAhead && request.carry === 0 && request.limit >= Math.min(room, request.urgentLimit);
       const urgent = isOneLook ? [] : await take(Math.min(room, request.urgentLimit), true);
-      const carry = Math.min(room - urgent.length, request.carry);
-      const restLimit = Math.min(room - urgent.length - carry, request.limit - urgent.length);
+      if (isAhead && urgent.length === 0) return { kind: 'ahead', atMs: start - request.horizonMs / 2 };
+      const carry = isAhead ? 0 : Math.min(room - urgent.length, request.carry);
+      const restLimit = isAhead ? 0 : Math.min(room - urgent.length - carry, request.limit - urgent.length);
       const rest = await take(restLimit, false);
       if (carry + urgent.length + rest.length === 0) {
         // Nothing due, or only items beyond the in-flight limit: look again soon without going idle.
