@@ -281,7 +281,8 @@ export function engineConfigSpec(env: Readonly<Record<string, string | undefined
     ),
     broadcastOptOutKeywords: {
       env: 'BROADCAST_OPT_OUT_KEYWORDS',
-      description: 'inbound WhatsApp texts that opt the sender out of broadcasts, comma-separated (any case)',
+      description:
+        'inbound WhatsApp texts that opt the sender out of broadcasts, comma-separated (the whole message, any case and accents)',
       fallback: ['STOP', 'BAJA'],
       isOptional: false,
       parse: (raw: string) =>

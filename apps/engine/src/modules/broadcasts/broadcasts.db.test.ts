@@ -281,10 +281,10 @@ describe('broadcasts', () => {
   it('reaches every distinct recipient once, skips opted-out ones, never above the cap, and reports each state', async () => {
     const base = 34620000000;
     const distinct = RECIPIENTS - DUPLICATES;
-    // Every 19th recipient opted out: by API, and one by writing "baja" (any case) to the number.
+    // Every 19th recipient opted out: by API, and one by writing "¡Baja!" (any case, punctuation) to the number.
     const optedOut = Array.from({ length: OPTED_OUT }, (_, i) => number(i * 19 + 5, base).slice(1));
     for (const who of optedOut.slice(1)) expect((await api('PUT', `/v1/opt-outs/${who}`)).statusCode).toBe(200);
-    await inbound(PHONE, optedOut[0]!, '  Baja ');
+    await inbound(PHONE, optedOut[0]!, '  ¡Baja! ');
     await eventually(async () => {
       const page = (await api('GET', '/v1/opt-outs?limit=1000')).json<{ optOuts: { recipient: string }[] }>();
       expect(page.optOuts.map((o) => o.recipient).sort()).toEqual([...optedOut].sort());

@@ -30,6 +30,7 @@ import type { MessagingLimit } from '../templates/index.ts';
 import { templateMismatch, type Templates } from '../templates/index.ts';
 import { emptyTotals } from './figures.ts';
 import { broadcastRecipients, broadcasts, customerWindows, messagingReach, optOuts } from './schema.ts';
+import { keywordOf } from './keywords.ts';
 
 export interface BroadcastsOptions {
   /** How often a worker hands due broadcasts' next recipients to their lanes. */
@@ -107,7 +108,7 @@ export class Broadcasts {
 
   constructor(deps: BroadcastsDeps) {
     this.#deps = deps;
-    this.#keywords = new Set(deps.options.optOutKeywords.map((k) => k.trim().toUpperCase()).filter(Boolean));
+    this.#keywords = new Set(deps.options.optOutKeywords.map(keywordOf).filter(Boolean));
   }
 
   #tenantOf(instanceId: string) {
@@ -887,7 +888,7 @@ export class Broadcasts {
         });
       const said =
         typeof data.text === 'string' ? data.text : typeof data.button?.text === 'string' ? data.button.text : '';
-      const keyword = said.trim().toUpperCase();
+      const keyword = keywordOf(said);
       if (this.#keywords.has(keyword)) {
         await tx
           .insert(optOuts)
