@@ -675,7 +675,7 @@ describe.skipIf(!HAS_CHROMIUM)(`the operator console in chromium${SKIP_REASON}`,
     const subscribed = page.getByRole('row').filter({ hasText: TENANT });
     await subscribed.getByText('Básico navegador').waitFor();
     await subscribed.getByText('En prueba').waitFor();
-    expect(await subscribed.getByTestId('dunning').textContent()).toBe('Al corriente');
+    await expect.poll(() => subscribed.getByTestId('dunning').textContent()).toBe('Al corriente');
     await page.getByLabel('Estado').selectOption('past_due');
     await page.getByText('No hay suscripciones con estos filtros.').waitFor();
 

@@ -153,6 +153,35 @@ export const Subscription = Type.Object({
 });
 export type Subscription = Static<typeof Subscription>;
 
+/** Where dunning stands for one tenant with overdue invoices or instances dunning paused. */
+export const DunningState = Type.Object(
+  {
+    tenantId: Type.String(),
+    overdueInvoices: Type.Integer({ description: 'Issued invoices with a balance past their due date.' }),
+    owed: Type.Array(Type.Object({ currency: Type.String(), amountMinor: Minor('owed past due, tax included') }), {
+      description: 'The overdue balance, one entry per currency.',
+    }),
+    oldestDueAt: Nullable(DateTime),
+    daysOverdue: Type.Integer({ description: 'Days since the oldest overdue invoice was due (0 when none is).' }),
+    pausedAt: Type.Union([DateTime, Type.Null()], {
+      description: 'When dunning paused the tenant’s instances; null if it has not.',
+    }),
+    nextStep: Type.Union(
+      [
+        Type.Object({
+          kind: Type.Union([Type.Literal('reminder'), Type.Literal('pause')]),
+          day: Type.Integer({ description: 'Days after the oldest due date.' }),
+          at: DateTime,
+        }),
+        Type.Null(),
+      ],
+      { description: 'The next step dunning takes if nothing is paid; null when none is left.' },
+    ),
+  },
+  { description: 'One row of `GET /v1/billing/dunning`.' },
+);
+export type DunningState = Static<typeof DunningState>;
+
 export const SubscriptionParams = Type.Object({ subscriptionId: Type.String({ pattern: '^sub_[0-9a-f]{32}$' }) });
 export const BillingTenantParams = Type.Object({ tenantId: Type.String({ pattern: '^ten_[0-9a-z_]+$' }) });
 

@@ -35,6 +35,7 @@ import type {
   Plan,
   RecordPayment,
   Series,
+  DunningState,
   Subscription,
   Tenant,
   UpdateActivity,
@@ -197,6 +198,7 @@ export const hub = {
 export const billing = {
   plans: () => api.get<Plan[]>('/v1/billing/plans'),
   subscriptions: () => api.get<Subscription[]>('/v1/billing/subscriptions'),
+  dunning: () => api.get<DunningState[]>('/v1/billing/dunning'),
   events: (tenantId: string) => api.get<BillingEvent[]>(`/v1/billing/tenants/${enc(tenantId)}/events`),
   invoices: (query: { tenantId?: string; status?: string } = {}) => api.get<Invoice[]>('/v1/billing/invoices', query),
   payments: (query: { tenantId?: string } = {}) => api.get<Payment[]>('/v1/billing/payments', query),

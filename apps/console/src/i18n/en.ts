@@ -524,6 +524,8 @@ export const en: Messages = {
       clear: 'Up to date',
       overdue_one: '{{count}} overdue invoice · {{owed}} · {{days}} days',
       overdue_other: '{{count}} overdue invoices · {{owed}} · {{days}} days since the oldest',
+      pausedSince: 'instances paused since {{date}}',
+      next: { reminder: 'next reminder {{date}}', pause: 'instances pause {{date}}' },
     },
     pay: {
       open: 'Record payment',

@@ -540,6 +540,8 @@ export const es = {
       clear: 'Al corriente',
       overdue_one: '{{count}} factura vencida · {{owed}} · {{days}} días',
       overdue_other: '{{count}} facturas vencidas · {{owed}} · {{days}} días desde la más antigua',
+      pausedSince: 'instancias pausadas desde el {{date}}',
+      next: { reminder: 'próximo recordatorio el {{date}}', pause: 'se pausan las instancias el {{date}}' },
     },
     pay: {
       open: 'Registrar pago',

@@ -1,35 +1,71 @@
 import { describe, expect, it } from 'vitest';
-import type { Invoice } from '@mic/contracts';
-import { overdueOf } from './subscriptions.tsx';
+import i18next from 'i18next';
+import type { DunningState } from '@mic/contracts';
+import { formatters } from '../format.ts';
+import { es } from '../i18n/es.ts';
+import { en } from '../i18n/en.ts';
+import { describeDunning } from './subscriptions.tsx';
 
-const NOW = Date.parse('2026-11-26T12:00:00Z');
-const invoice = (patch: Partial<Invoice>): Invoice =>
-  ({
-    id: 'inv',
-    tenantId: 'ten_a',
-    kind: 'invoice',
-    status: 'issued',
-    currency: 'MXN',
-    balanceMinor: 10_000,
-    dueAt: '2026-11-16T12:00:00Z',
-    ...patch,
-  }) as Invoice;
+const i18n = i18next.createInstance();
+await i18n.init({
+  resources: { es: { translation: es }, en: { translation: en } },
+  lng: 'es',
+  interpolation: { escapeValue: false },
+});
+const format = formatters('es');
 
-describe("a tenant's overdue invoices, as dunning sees them", () => {
-  it('counts issued and partly paid invoices past due with a balance, from the oldest', () => {
-    const invoices = [
-      invoice({ id: 'a' }),
-      invoice({ id: 'b', status: 'partially_paid', balanceMinor: 2_500, dueAt: '2026-11-06T12:00:00Z' }),
-      invoice({ id: 'not-due-yet', dueAt: '2026-12-01T00:00:00Z' }),
-      invoice({ id: 'paid', status: 'paid', balanceMinor: 0 }),
-      invoice({ id: 'draft', status: 'draft', dueAt: null }),
-      invoice({ id: 'credit', kind: 'credit_note' }),
-      invoice({ id: 'other tenant', tenantId: 'ten_b' }),
-    ];
-    expect(overdueOf(invoices, 'ten_a', NOW)).toEqual({ invoices: 2, owedMinor: 12_500, currency: 'MXN', days: 20 });
+const state = (patch: Partial<DunningState>): DunningState => ({
+  tenantId: 'ten_a',
+  overdueInvoices: 2,
+  owed: [{ currency: 'MXN', amountMinor: 12_500 }],
+  oldestDueAt: '2026-11-06T12:00:00Z',
+  daysOverdue: 20,
+  pausedAt: null,
+  nextStep: { kind: 'pause', day: 21, at: '2026-11-27T12:00:00Z' },
+  ...patch,
+});
+
+describe("a subscription's collections cell", () => {
+  it("says what the tenant owes past due and dunning's next step, in Spanish by default", () => {
+    expect(describeDunning(state({}), 'past_due', i18n.t, format)).toBe(
+      `2 facturas vencidas · $125.00 · 20 días desde la más antigua · se pausan las instancias el ${format.date('2026-11-27T12:00:00Z')}`,
+    );
+    expect(
+      describeDunning(
+        state({
+          overdueInvoices: 1,
+          daysOverdue: 4,
+          nextStep: { kind: 'reminder', day: 7, at: '2026-11-10T12:00:00Z' },
+        }),
+        'past_due',
+        i18n.getFixedT('en'),
+        formatters('en'),
+      ),
+    ).toBe('1 overdue invoice · MX$125.00 · 4 days · next reminder Nov 10, 2026');
   });
 
-  it('is nothing for a tenant that owes nothing past due', () => {
-    expect(overdueOf([invoice({ dueAt: '2026-11-27T00:00:00Z' })], 'ten_a', NOW)).toBeNull();
+  it('says since when dunning paused the tenant, and adds up what is owed per currency', () => {
+    expect(
+      describeDunning(
+        state({
+          owed: [
+            { currency: 'MXN', amountMinor: 10_000 },
+            { currency: 'USD', amountMinor: 500 },
+          ],
+          pausedAt: '2026-11-20T01:00:00Z',
+          nextStep: null,
+        }),
+        'paused',
+        i18n.t,
+        format,
+      ),
+    ).toBe(
+      `2 facturas vencidas · $100.00 + ${format.money(500, 'USD')} · 20 días desde la más antigua · instancias pausadas desde el ${format.date('2026-11-20T01:00:00Z')}`,
+    );
+  });
+
+  it('is up to date when dunning has nothing on the tenant', () => {
+    expect(describeDunning(undefined, 'active', i18n.t, format)).toBe('Al corriente');
+    expect(describeDunning(undefined, 'past_due', i18n.t, format)).toBe('—');
   });
 });

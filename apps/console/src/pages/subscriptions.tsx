@@ -1,15 +1,15 @@
 import { useTranslation } from 'react-i18next';
-import type { Invoice, Subscription, SubscriptionStatus } from '@mic/contracts';
+import type { TFunction } from 'i18next';
+import type { DunningState, Subscription, SubscriptionStatus } from '@mic/contracts';
 import { billing, tenants } from '../api/admin.ts';
 import { useResource } from '../api/resource.ts';
 import { Options } from '../components/forms.tsx';
 import { ResourceTable } from '../components/table.tsx';
 import { Badge, Field, type Tone } from '../components/ui.tsx';
-import { useFormat } from '../format.ts';
+import { useFormat, type Formatters } from '../format.ts';
 import { useQueryParams } from '../search-params.ts';
 
 const STATUSES: readonly SubscriptionStatus[] = ['trialing', 'active', 'past_due', 'paused', 'canceled'];
-const DAY_MS = 86_400_000;
 
 const statusTone = (status: SubscriptionStatus): Tone =>
   status === 'active' || status === 'trialing'
@@ -20,33 +20,31 @@ const statusTone = (status: SubscriptionStatus): Tone =>
         ? 'fail'
         : 'neutral';
 
-export interface Overdue {
-  invoices: number;
-  owedMinor: number;
-  currency: string;
-  /** Days past the due date of the oldest overdue invoice. */
-  days: number;
-}
-
-/** What a tenant owes past its due dates, as dunning sees it: issued invoices with a balance, overdue. */
-export function overdueOf(invoices: readonly Invoice[], tenantId: string, now: number): Overdue | null {
-  const late = invoices.filter(
-    (i) =>
-      i.tenantId === tenantId &&
-      i.kind === 'invoice' &&
-      (i.status === 'issued' || i.status === 'partially_paid') &&
-      i.balanceMinor > 0 &&
-      i.dueAt !== null &&
-      Date.parse(i.dueAt) < now,
-  );
-  if (late.length === 0) return null;
-  const oldest = Math.min(...late.map((i) => Date.parse(i.dueAt!)));
-  return {
-    invoices: late.length,
-    owedMinor: late.reduce((sum, i) => sum + i.balanceMinor, 0),
-    currency: late[0]!.currency,
-    days: Math.floor((now - oldest) / DAY_MS),
-  };
+/**
+ * The collections cell of a subscription: what its tenant owes past due, and dunning's next step
+ * (or since when it paused the tenant); up to date when dunning has nothing on it.
+ */
+export function describeDunning(
+  state: DunningState | undefined,
+  status: SubscriptionStatus,
+  t: TFunction,
+  format: Pick<Formatters, 'money' | 'number' | 'date'>,
+): string {
+  if (!state) return status === 'past_due' || status === 'paused' ? '—' : t('billing.dunning.clear');
+  const parts: string[] = [];
+  if (state.overdueInvoices > 0) {
+    parts.push(
+      t('billing.dunning.overdue', {
+        count: state.overdueInvoices,
+        owed: state.owed.map((o) => format.money(o.amountMinor, o.currency)).join(' + '),
+        days: format.number(state.daysOverdue),
+      }),
+    );
+  }
+  if (state.pausedAt) parts.push(t('billing.dunning.pausedSince', { date: format.date(state.pausedAt) }));
+  else if (state.nextStep)
+    parts.push(t(`billing.dunning.next.${state.nextStep.kind}`, { date: format.date(state.nextStep.at) }));
+  return parts.join(' · ');
 }
 
 /** Every subscription with its plan and period, and where dunning stands for its tenant. */
@@ -61,19 +59,18 @@ export function SubscriptionsPanel() {
   );
   const tenantList = useResource(() => tenants.list(), []);
   const plans = useResource(() => billing.plans(), []);
-  const unpaid = useResource(() => billing.invoices(), []);
-  const now = Date.now();
+  const standing = useResource(() => billing.dunning(), []);
   const tenantName = (id: string) => tenantList.data?.find((x) => x.id === id)?.name ?? id;
   const planName = (id: string) => plans.data?.find((p) => p.id === id)?.name ?? id;
-  const dunning = (s: Subscription) => {
-    const overdue = unpaid.data ? overdueOf(unpaid.data, s.tenantId, now) : null;
-    if (!overdue) return s.status === 'past_due' || s.status === 'paused' ? '—' : t('billing.dunning.clear');
-    return t('billing.dunning.overdue', {
-      count: overdue.invoices,
-      owed: format.money(overdue.owedMinor, overdue.currency),
-      days: format.number(overdue.days),
-    });
-  };
+  const dunning = (s: Subscription) =>
+    standing.data
+      ? describeDunning(
+          standing.data.find((d) => d.tenantId === s.tenantId),
+          s.status,
+          t,
+          format,
+        )
+      : '…';
   return (
     <>
       <div className="filters" role="search">

@@ -4,6 +4,7 @@ import { extractText, getDocumentProxy } from 'unpdf';
 import { uuidv7 } from 'uuidv7';
 import type {
   BillingEvent,
+  DunningState,
   EngineReport,
   Instance,
   Invoice,
@@ -241,6 +242,15 @@ describe('billing', () => {
     await tick('2026-04-16T12:00:00.000Z'); // due today: nothing
     await tick('2026-04-17T01:00:00.000Z'); // day 1
     await tick('2026-04-20T01:00:00.000Z'); // day 4: nothing new
+    const standing = async () =>
+      (await api('GET', '/v1/billing/dunning')).json<DunningState[]>().find((d) => d.tenantId === tenantId);
+    expect(await standing()).toMatchObject({
+      overdueInvoices: 1,
+      owed: [{ currency: 'MXN', amountMinor: 118_784 }],
+      daysOverdue: 4,
+      pausedAt: null,
+      nextStep: { kind: 'reminder', day: 7 },
+    });
     await tick('2026-04-23T01:00:00.000Z'); // day 7
     await tick('2026-04-30T01:00:00.000Z'); // day 14
     const events = async () => (await api('GET', `/v1/billing/tenants/${tenantId}/events`)).json<BillingEvent[]>();
@@ -250,6 +260,7 @@ describe('billing', () => {
       ['2026-04-23', 7],
       ['2026-04-30', 14],
     ]);
+    expect((await standing())?.nextStep).toMatchObject({ kind: 'pause', day: 21 });
     await eventually(async () => (mailsAbout('F-2026-000001', contact).length === 4 ? true : undefined));
     expect((await api('GET', `/v1/billing/subscriptions?tenantId=${tenantId}`)).json<Subscription[]>()[0]!.status).toBe(
       'past_due',
@@ -259,6 +270,7 @@ describe('billing', () => {
     await tick('2026-05-07T01:00:00.000Z'); // day 21 (and April's period closes)
     expect((await control.app.tenants.instance(instanceId)).state).toBe('paused');
     expect((await control.app.tenants.tenant(tenantId)).status).toBe('paused');
+    expect(await standing()).toMatchObject({ daysOverdue: 21, pausedAt: '2026-05-07T01:00:00.000Z', nextStep: null });
     expect((await api('GET', `/v1/billing/subscriptions?tenantId=${tenantId}`)).json<Subscription[]>()[0]!.status).toBe(
       'paused',
     );
@@ -292,6 +304,7 @@ describe('billing', () => {
     expect((await api('GET', `/v1/billing/subscriptions?tenantId=${tenantId}`)).json<Subscription[]>()[0]!.status).toBe(
       'active',
     );
+    expect(await standing()).toBeUndefined();
 
     const types = (await events()).map((e) => e.type);
     for (const type of [

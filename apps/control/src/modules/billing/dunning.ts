@@ -1,5 +1,7 @@
 import { and, eq, gt, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import { BILLING_ACTOR, DAY_MS, MAIL_QUEUE, recordEvent, type BillingContext, type MailJob } from './context.ts';
+import type { DunningState } from '@mic/contracts';
+import { balanceOf } from './ledger.ts';
 import type { Subscriptions } from './subscriptions.ts';
 import { billingInvoices, billingProfiles } from './schema.ts';
 
@@ -32,6 +34,54 @@ export class Dunning {
           tenantId ? eq(billingInvoices.tenantId, tenantId) : undefined,
         ),
       );
+  }
+
+  /**
+   * Where dunning stands for each tenant with overdue invoices or paused by it: what is owed, since
+   * when, and its next step (counted, as `run` does, from each invoice's due date; the next one of
+   * any of the tenant's invoices).
+   */
+  async states(now = this.#ctx.clock.now()): Promise<DunningState[]> {
+    const { reminderDays, pauseDay } = this.#ctx.options;
+    const overdue = await this.#overdue(now);
+    const paused = await this.#ctx.db
+      .select({ tenantId: billingProfiles.tenantId, at: billingProfiles.pausedForDunningAt })
+      .from(billingProfiles)
+      .where(isNotNull(billingProfiles.pausedForDunningAt));
+    const byTenant = new Map<string, (typeof overdue)[number][]>();
+    for (const invoice of overdue) byTenant.set(invoice.tenantId, [...(byTenant.get(invoice.tenantId) ?? []), invoice]);
+    const pausedAt = new Map(paused.map((p) => [p.tenantId, p.at!]));
+    const tenants = [...new Set([...byTenant.keys(), ...pausedAt.keys()])];
+    return tenants
+      .map((tenantId) => {
+        const invoices = byTenant.get(tenantId) ?? [];
+        const owed = new Map<string, bigint>();
+        for (const i of invoices) owed.set(i.currency, (owed.get(i.currency) ?? 0n) + balanceOf(i));
+        const oldest = invoices.length > 0 ? Math.min(...invoices.map((i) => i.dueAt!.getTime())) : null;
+        const isPaused = pausedAt.has(tenantId);
+        const steps = invoices.flatMap((i) => {
+          const days = Math.floor((now.getTime() - i.dueAt!.getTime()) / DAY_MS);
+          const reminder = reminderDays.filter((d) => d > days && d < pauseDay).sort((a, b) => a - b)[0];
+          const step =
+            reminder !== undefined
+              ? { kind: 'reminder' as const, day: reminder }
+              : !isPaused && days < pauseDay
+                ? { kind: 'pause' as const, day: pauseDay }
+                : undefined;
+          return step ? [{ ...step, at: new Date(i.dueAt!.getTime() + step.day * DAY_MS) }] : [];
+        });
+        const next = steps.sort((a, b) => a.at.getTime() - b.at.getTime())[0];
+        return {
+          tenantId,
+          overdueInvoices: invoices.length,
+          owed: [...owed].map(([currency, amountMinor]) => ({ currency, amountMinor: Number(amountMinor) })),
+          oldestDueAt: oldest === null ? null : new Date(oldest).toISOString(),
+          daysOverdue: oldest === null ? 0 : Math.floor((now.getTime() - oldest) / DAY_MS),
+          pausedAt: pausedAt.get(tenantId)?.toISOString() ?? null,
+          nextStep: next ? { kind: next.kind, day: next.day, at: next.at.toISOString() } : null,
+        };
+      })
+      .sort((a, b) => b.daysOverdue - a.daysOverdue || a.tenantId.localeCompare(b.tenantId));
   }
 
   async run(now: Date): Promise<void> {

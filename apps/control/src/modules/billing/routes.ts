@@ -8,6 +8,7 @@ import {
   BILLING_SIGNATURE_HEADER,
   BILLING_WEBHOOK_PATH,
   CancelSubscription,
+  DunningState,
   ChangePlan,
   CreateCreditNote,
   CreateInvoice,
@@ -215,6 +216,18 @@ export function registerBillingRoutes(app: HttpServer): void {
       },
     },
     async (req) => (await billing().subscriptions.list({ tenantId: req.query.tenantId })).map(serializeSubscription),
+  );
+  app.get(
+    '/v1/billing/dunning',
+    {
+      config: read,
+      schema: {
+        tags,
+        summary: 'Where dunning stands: tenants with overdue invoices or paused by it, oldest debt first',
+        response: { 200: Type.Array(DunningState) },
+      },
+    },
+    async () => billing().dunning.states(),
   );
   app.post(
     '/v1/billing/tenants/:tenantId/subscription',
