@@ -642,6 +642,8 @@ describe.skipIf(!HAS_CHROMIUM)(`the operator console in chromium${SKIP_REASON}`,
       expect(await page.getByTestId('health-api').textContent()).toContain('Correcto');
       await shot('overview-engine-down');
       await go('CRM');
+      // The overview has empty states of its own: the CRM's only count once the page is the CRM.
+      await page.waitForURL(/\/crm$/);
       await page.locator('.board, .state-empty').first().waitFor();
       expect(await page.getByRole('alert').count()).toBe(0);
       await go('Facturación');
