@@ -5,7 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { bodyGenerator, sendWebhooks } from '@mic/meta-sandbox';
 import { startNexusSim, type NexusSim } from '@mic/nexus-sim';
-import { eventually, freePort } from '@mic/platform/testing';
+import { eventually, freePort, startTestMailbox, type TestMailbox } from '@mic/platform/testing';
+import { mailText } from '../../apps/control/src/testing.ts';
 import { totpCode } from '../../apps/control/src/modules/auth/index.ts';
 import {
   ROOT,
@@ -34,6 +35,7 @@ const PHONE = '100000000077';
 const TENANT = 'Panadería Browser';
 
 let env: MicEnv;
+let mailbox: TestMailbox | undefined;
 let mic: MicProcess;
 let browser: Browser;
 let page: Page;
@@ -70,7 +72,9 @@ describe.skipIf(!HAS_CHROMIUM)(`the operator console in chromium${SKIP_REASON}`,
   beforeAll(async () => {
     // What `npm start` does first: build the console when its build is missing or stale.
     execFileSync(process.execPath, [join(ROOT, 'apps', 'console', 'ensure-built.ts')], { stdio: 'inherit' });
+    mailbox = await startTestMailbox();
     env = await micEnv({
+      ACCOUNT_SMTP_URL: mailbox.url,
       META_APP_SECRET: APP_SECRET,
       DELIVERY_RETRY_SCHEDULE: '0s,100ms,100ms',
       BREAKER_THRESHOLD: '50',
@@ -110,6 +114,7 @@ describe.skipIf(!HAS_CHROMIUM)(`the operator console in chromium${SKIP_REASON}`,
     await sim?.stop();
     await mic?.stop(5_000);
     await env?.cleanup();
+    await mailbox?.stop();
   });
 
   it('sends a visitor to sign-in and signs the operator in, in Spanish by default', async () => {
@@ -573,6 +578,47 @@ describe.skipIf(!HAS_CHROMIUM)(`the operator console in chromium${SKIP_REASON}`,
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ email: 'lucia.soporte@example.test', password }),
+    });
+    expect(login.status).toBe(200);
+  });
+
+  it('invites an operator by e-mail, who chooses their password through the link', async () => {
+    const form = page.getByRole('form', { name: 'Nuevo operador' });
+    await form.getByLabel('Nombre').fill('Mateo Cobranza');
+    await form.getByLabel('Correo electrónico').fill('mateo.cobranza@example.test');
+    await form.getByLabel('Rol').selectOption('billing');
+    await form.getByLabel('Idioma').selectOption('en');
+    await form.getByLabel(/Invitar por correo/).check();
+    await form.getByRole('button', { name: 'Crear operador' }).click();
+    await page
+      .getByTestId('operator-result')
+      .filter({ hasText: 'Mateo Cobranza entrará como Facturación en cuanto elija su contraseña.' })
+      .waitFor();
+    await page
+      .getByTestId('operator-invitation')
+      .filter({ hasText: 'Invitación enviada a mateo.cobranza@example.test' })
+      .waitFor();
+    expect(await page.getByRole('status').locator('code.secret').count()).toBe(0);
+
+    const mail = await eventually(async () => mailbox!.mails.find((m) => m.to.includes('mateo.cobranza@example.test')));
+    const text = mailText(mail);
+    expect(text).toContain('has created a MIC operator account for you');
+    const token = /#\/reset\?token=([A-Za-z0-9_-]+)/.exec(text)?.[1];
+    expect(token).toBeDefined();
+    const invited = await browser.context.newPage();
+    try {
+      await invited.goto(`${mic.controlUrl}/#/reset?token=${token}`);
+      await invited.getByLabel('Contraseña nueva').fill('mateo elige la suya');
+      await invited.getByLabel('Repite la contraseña').fill('mateo elige la suya');
+      await invited.getByRole('button', { name: 'Guardar contraseña' }).click();
+      await invited.getByText('Listo: tu contraseña cambió.').waitFor();
+    } finally {
+      await invited.close();
+    }
+    const login = await fetch(`${mic.controlUrl}/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'mateo.cobranza@example.test', password: 'mateo elige la suya' }),
     });
     expect(login.status).toBe(200);
   });

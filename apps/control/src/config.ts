@@ -116,6 +116,11 @@ export function controlConfigSpec(env: Readonly<Record<string, string | undefine
       'how long a "forgot password" link works (once)',
       30 * 60_000,
     ),
+    operatorInviteTtl: fields.duration(
+      'OPERATOR_INVITE_TTL',
+      "how long a new operator's invitation link (to choose their password) works",
+      72 * 3_600_000,
+    ),
     passwordResetEmailInterval: fields.duration(
       'PASSWORD_RESET_EMAIL_INTERVAL',
       'at most one "forgot password" e-mail per address per this interval',

@@ -81,6 +81,7 @@ export async function startControl(config: ControlConfig, logger: Logger, overri
         },
         recovery: {
           ttlMs: config.passwordResetTtl,
+          inviteTtlMs: config.operatorInviteTtl,
           emailIntervalMs: config.passwordResetEmailInterval,
           maxPerIp: config.passwordResetMaxPerIp,
           ipWindowMs: config.passwordResetIpWindow,

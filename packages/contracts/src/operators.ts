@@ -75,7 +75,15 @@ export const CreateOperator = Type.Object(
       Type.String({
         minLength: OPERATOR_PASSWORD_MIN_LENGTH,
         maxLength: 256,
-        description: 'omitted: a random password is generated and returned once, in `generatedPassword`',
+        description:
+          'omitted (and no `invite`): a random password is generated and returned once, in `generatedPassword`',
+      }),
+    ),
+    invite: Type.Optional(
+      Type.Boolean({
+        description:
+          'true: no password is set or shown; the operator is e-mailed a link to choose one (valid OPERATOR_INVITE_TTL). ' +
+          'Needs account e-mail (ACCOUNT_SMTP_URL); not with `password`.',
       }),
     ),
   },
@@ -86,6 +94,15 @@ export type CreateOperator = Static<typeof CreateOperator>;
 export const CreatedOperator = Type.Object({
   operator: Operator,
   generatedPassword: Type.Optional(Type.String({ description: 'shown once, when no password was given' })),
+  invitation: Type.Optional(
+    Type.Object({
+      to: Type.String(),
+      expiresAt: Type.String({ format: 'date-time' }),
+      emailed: Type.Boolean({
+        description: 'false: the SMTP server refused it; the operator can still ask for a link ("forgot password")',
+      }),
+    }),
+  ),
 });
 export type CreatedOperator = Static<typeof CreatedOperator>;
 

@@ -625,7 +625,12 @@ export const en: Messages = {
       email: 'E-mail',
       create: 'Create operator',
       created: '{{name}} can now sign in as {{role}}.',
+      createdInvited: '{{name}} will sign in as {{role}} once they choose their password.',
       passwordOnce: 'First password (shown only this once; ask them to change it):',
+      invite: 'Invite by e-mail: they choose their own password through a link (none is shown here)',
+      invited: 'Invitation sent to {{to}}; the link works until {{date}}.',
+      inviteNotSent:
+        'The invitation to {{to}} could not be sent: they can ask for a link with "Forgot your password?" on the sign-in page.',
       title: 'Operators',
       empty: 'No operators.',
       name: 'Name',

@@ -649,7 +649,12 @@ export const es = {
       email: 'Correo electrónico',
       create: 'Crear operador',
       created: '{{name}} ya puede entrar como {{role}}.',
+      createdInvited: '{{name}} entrará como {{role}} en cuanto elija su contraseña.',
       passwordOnce: 'Contraseña inicial (se muestra solo esta vez; pídele que la cambie):',
+      invite: 'Invitar por correo: elige su propia contraseña con un enlace (no se muestra ninguna aquí)',
+      invited: 'Invitación enviada a {{to}}; el enlace funciona hasta el {{date}}.',
+      inviteNotSent:
+        'No se pudo enviar la invitación a {{to}}: puede pedir un enlace con «¿Olvidaste tu contraseña?» en la página de acceso.',
       title: 'Operadores',
       empty: 'No hay operadores.',
       name: 'Nombre',

@@ -198,9 +198,18 @@ describe('operator accounts', () => {
       role: 'support',
     });
     expect(again.json()).toMatchObject({ status: 409, type: '/problems/operator-exists' });
+    // No SMTP server here: an invitation could not reach them, so none is made (nor the operator).
+    const invited = await call('POST', '/v1/operators', owner, {
+      email: 'invited@example.com',
+      name: 'Invited',
+      role: 'support',
+      invite: true,
+    });
+    expect(invited.json()).toMatchObject({ status: 409, type: '/problems/account-mail-not-configured' });
     const list = await control.app.inject({ method: 'GET', url: '/v1/operators', headers: owner });
     expect(list.body).toContain('gen@example.com');
     expect(list.body).not.toContain('argon2');
+    expect(list.body).not.toContain('invited@example.com');
   });
 
   it('an admin manages everyone but owners; an owner can; the last active owner stays', async () => {

@@ -44,6 +44,45 @@ export function passwordResetMail(
   };
 }
 
+/** The invitation of a new operator: a link to choose their password. */
+export function operatorInviteMail(
+  locale: OperatorLocale,
+  input: { to: string; name: string; invitedBy: string; link: string; expiresAt: Date },
+): AccountMail {
+  const { to, name, invitedBy, link, expiresAt } = input;
+  const until = expiresAt.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+  if (locale === 'en') {
+    return {
+      to,
+      subject: 'Your MIC operator account',
+      text: [
+        `Hello ${name},`,
+        '',
+        `${invitedBy} has created a MIC operator account for you (${to}).`,
+        '',
+        `Open this link to choose your password. It works once, until ${until}:`,
+        link,
+        '',
+        'After that, ask for a new link with "Forgot your password?" on the sign-in page.',
+      ].join('\n'),
+    };
+  }
+  return {
+    to,
+    subject: 'Tu cuenta de operador de MIC',
+    text: [
+      `Hola, ${name}:`,
+      '',
+      `${invitedBy} te ha creado una cuenta de operador de MIC (${to}).`,
+      '',
+      `Abre este enlace para elegir tu contraseña. Funciona una sola vez, hasta el ${until}:`,
+      link,
+      '',
+      'Pasado ese plazo, pide otro enlace con «¿Olvidaste tu contraseña?» en la página de acceso.',
+    ].join('\n'),
+  };
+}
+
 /** An instance's password reset link, for the tenant's admin contact. */
 export function instancePasswordResetMail(
   locale: OperatorLocale,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
+import type { CreatedOperator } from '@mic/contracts';
 import { ManualClock } from '@mic/platform';
 import { eventually, startTestMailbox, type ReceivedMail, type TestMailbox } from '@mic/platform/testing';
 import { mailText, signIn, startTestControl, type TestControl } from '../../testing.ts';
@@ -155,5 +156,55 @@ describe('forgot password', () => {
     expect((await forgot('guess@example.com')).statusCode).toBe(202);
     clock.advance(3_600_000);
     expect((await forgot('guess@example.com', from)).statusCode).toBe(202);
+  });
+});
+
+describe('operator invitations', () => {
+  const invite = async (headers: Record<string, string>, payload: Record<string, unknown>) =>
+    control.app.inject({ method: 'POST', url: '/v1/operators', headers, payload: { role: 'support', ...payload } });
+
+  it('e-mails a new operator a link to choose their password, in their language, and shows no password', async () => {
+    const headers = await signIn(control, await newOperator(), PASSWORD);
+    const email = 'invited1@example.com';
+    const res = await invite(headers, { email, name: 'Invited One', locale: 'en', invite: true });
+    expect(res.statusCode, res.body).toBe(201);
+    const body = res.json<CreatedOperator>();
+    expect(body.generatedPassword).toBeUndefined();
+    expect(body.invitation).toEqual({
+      to: email,
+      expiresAt: new Date(clock.now().getTime() + 72 * 3_600_000).toISOString(),
+      emailed: true,
+    });
+    const text = mailText(await mailTo(email));
+    expect(text).toContain('has created a MIC operator account for you (invited1@example.com)');
+    const token = tokenIn(await mailTo(email));
+
+    // No password works until they choose theirs; the link works once.
+    expect(
+      (await control.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email, password: PASSWORD } }))
+        .statusCode,
+    ).toBe(401);
+    expect((await reset(token, 'my very own passphrase')).statusCode).toBe(204);
+    await signIn(control, email, 'my very own passphrase');
+    expect((await reset(token, 'another passphrase here')).statusCode).toBe(400);
+  });
+
+  it('refuses an invitation with a password, and a link past OPERATOR_INVITE_TTL (72 h)', async () => {
+    const headers = await signIn(control, await newOperator(), PASSWORD);
+    const both = await invite(headers, {
+      email: 'invited2@example.com',
+      name: 'Two',
+      invite: true,
+      password: PASSWORD,
+    });
+    expect(both.statusCode).toBe(400);
+    expect(both.json<{ errors: { field: string }[] }>().errors[0]!.field).toBe('body.invite');
+
+    const email = 'invited3@example.com';
+    expect((await invite(headers, { email, name: 'Tres', invite: true })).statusCode).toBe(201);
+    const mail = await mailTo(email);
+    expect(mailText(mail)).toContain('te ha creado una cuenta de operador de MIC');
+    clock.advance(72 * 3_600_000 + 1_000);
+    expect((await reset(tokenIn(mail), 'too late a passphrase')).statusCode).toBe(400);
   });
 });

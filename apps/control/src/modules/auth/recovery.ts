@@ -3,9 +3,9 @@ import { and, count, desc, eq, gt, isNull, lte, ne } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import { Problem, type Clock, type Db, type Logger } from '@mic/platform';
 import type { OperatorLocale } from '@mic/contracts';
-import type { AuditActor } from '../audit/index.ts';
+import type { AuditActor, DbTransaction } from '../audit/index.ts';
 import type { Mailer } from '@mic/platform';
-import { passwordResetMail } from './mail.ts';
+import { operatorInviteMail, passwordResetMail, type AccountMail } from './mail.ts';
 import { assertAcceptablePassword, hashPassword } from './passwords.ts';
 import {
   loginFailures,
@@ -20,6 +20,8 @@ import type { AuditRecorder, ClientInfo } from './service.ts';
 export interface PasswordRecoverySettings {
   /** How long a link works. */
   ttlMs: number;
+  /** How long a new operator's invitation link works. */
+  inviteTtlMs: number;
   /** At most one e-mail per account per this interval. */
   emailIntervalMs: number;
   /** Requests per client address within `ipWindowMs`. */
@@ -203,6 +205,61 @@ export class PasswordRecovery {
         tx,
       );
     });
+  }
+
+  /**
+   * A new operator's invitation, in the transaction that creates them: a link to choose their
+   * password (the same kind of link as "forgot password", valid `inviteTtlMs`). The e-mail is for the
+   * caller to send once that transaction committed (`sendInvitation`).
+   */
+  async invitation(
+    tx: DbTransaction,
+    operator: { id: string; email: string; name: string; locale: string },
+    invitedBy: AuditActor,
+  ): Promise<{ mail: AccountMail; expiresAt: Date }> {
+    if (!this.#mailer.isConfigured) {
+      throw new Problem({
+        status: 409,
+        type: 'account-mail-not-configured',
+        title: 'Account e-mail is not configured',
+        detail:
+          'an invitation needs an SMTP server (ACCOUNT_SMTP_URL or ALERT_SMTP_URL): create the operator with a password instead',
+      });
+    }
+    const now = this.#clock.now();
+    const token = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(now.getTime() + this.#settings.inviteTtlMs);
+    await tx
+      .insert(operatorPasswordResets)
+      .values({ id: sha256(token), operatorId: operator.id, createdAt: now, expiresAt, usedAt: null, ip: null });
+    await this.#audit.record(
+      {
+        actor: invitedBy,
+        action: 'operator.invite',
+        target: { type: 'operator', id: operator.id },
+        after: { expiresAt },
+      },
+      tx,
+    );
+    const mail = operatorInviteMail(operator.locale as OperatorLocale, {
+      to: operator.email,
+      name: operator.name,
+      invitedBy: invitedBy.label ?? 'MIC',
+      link: this.link(token),
+      expiresAt,
+    });
+    return { mail, expiresAt };
+  }
+
+  /** Sends an invitation; false (and logged) when the SMTP server does not take it. */
+  async sendInvitation(mail: AccountMail): Promise<boolean> {
+    try {
+      await this.#mailer.send(mail);
+      return true;
+    } catch (error) {
+      this.#logger.error({ err: error, to: mail.to }, 'operator invitation e-mail not sent');
+      return false;
+    }
   }
 
   #actor(email: string, id: string, client: ClientInfo): AuditActor {

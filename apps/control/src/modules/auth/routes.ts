@@ -320,15 +320,38 @@ export function registerAuthRoutes(app: HttpServer, settings: CookieSettings): v
       config: { permission: 'operators.manage' },
       schema: {
         tags,
-        summary: 'Create an operator (a generated password is shown once when none is given)',
+        summary:
+          'Create an operator: invited by e-mail to choose their password, or with one given or generated (shown once)',
         body: CreateOperator,
         response: { 201: CreatedOperator },
       },
     },
     async (req, reply) => {
-      const created = await app.operators.create(req.body, acting(req));
+      const { invite, ...input } = req.body;
+      if (invite && input.password !== undefined) {
+        throw problems.validation([
+          { field: 'body.invite', message: 'an invited operator chooses their own password' },
+        ]);
+      }
+      const by = acting(req);
+      let invitation: Awaited<ReturnType<typeof app.passwordRecovery.invitation>> | undefined;
+      const created = await app.operators.create(
+        input,
+        by,
+        invite
+          ? async (tx, operator) => {
+              invitation = await app.passwordRecovery.invitation(tx, operator, by.actor);
+            }
+          : undefined,
+      );
       void reply.status(201).headers(noStore);
-      return { ...created, operator: describeOperator(created.operator) };
+      const operator = describeOperator(created.operator);
+      if (!invitation) return { ...created, operator };
+      const emailed = await app.passwordRecovery.sendInvitation(invitation.mail);
+      return {
+        operator,
+        invitation: { to: invitation.mail.to, expiresAt: invitation.expiresAt.toISOString(), emailed },
+      };
     },
   );
   app.patch(

@@ -166,12 +166,16 @@ export class Operators {
       locale?: OperatorLocale | undefined;
     },
     by: Acting,
+    /** Runs in the creating transaction (an invitation): the operator exists only if it succeeds. */
+    within?: (tx: DbTransaction, created: OperatorRow) => Promise<void>,
   ): Promise<{ operator: OperatorRow; generatedPassword?: string }> {
     if (input.role === 'owner') this.#assertManagesOwners(by);
     const email = input.email.trim().toLowerCase();
     if (!/^[^\s@]+@[^\s@]+$/.test(email)) {
       throw problems.validation([{ field: 'body.email', message: 'is not an email address' }]);
     }
+    // An invited operator's password is random and never shown: they choose their own.
+    const isShown = input.password === undefined && !within;
     const generatedPassword = input.password === undefined ? generatePassword() : undefined;
     const password = input.password ?? generatedPassword!;
     assertAcceptablePassword(password, email);
@@ -216,9 +220,10 @@ export class Operators {
         },
         tx,
       );
+      await within?.(tx, created);
       return created;
     });
-    return generatedPassword ? { operator, generatedPassword } : { operator };
+    return generatedPassword && isShown ? { operator, generatedPassword } : { operator };
   }
 
   /**
