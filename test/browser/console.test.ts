@@ -251,6 +251,12 @@ describe.skipIf(!HAS_CHROMIUM)(`the operator console in chromium${SKIP_REASON}`,
     await row.getByRole('button', { name: 'Inspeccionar' }).click();
     await expect.poll(() => page.getByTestId('payload').textContent()).toContain('"type": "whatsapp.message.received"');
     await shot('deliveries');
+    // The keyboard lands on the opened panel, and goes back to its button when the panel closes.
+    const focused = () => page.evaluate(() => document.activeElement?.textContent?.trim());
+    expect(await focused()).toBe('Detalle de la entrega');
+    await page.getByRole('region', { name: 'Detalle de la entrega' }).getByRole('button', { name: 'Cerrar' }).click();
+    expect(await focused()).toBe('Inspeccionar');
+    await row.getByRole('button', { name: 'Inspeccionar' }).click();
 
     sim!.setMode({ mode: 'ok' });
     await row.getByRole('checkbox').check();
@@ -689,7 +695,7 @@ describe.skipIf(!HAS_CHROMIUM)(`the operator console in chromium${SKIP_REASON}`,
       await shot('overview-engine-down');
       await go('CRM');
       // The overview has empty states of its own: the CRM's only count once the page is the CRM.
-      await page.waitForURL(/\/crm$/);
+      await page.getByRole('heading', { level: 1, name: 'CRM' }).waitFor();
       await page.locator('.board, .state-empty').first().waitFor();
       expect(await page.getByRole('alert').count()).toBe(0);
       await go('Facturación');

@@ -187,7 +187,11 @@ export function Section({ id, title, children }: { id: string; title: string; ch
   );
 }
 
-/** A panel opened from a list (a preview, an inspector), with its own close button. */
+/**
+ * A panel opened from a list (a preview, an inspector), with its own close button. Opening it moves
+ * the keyboard focus to its heading, so a keyboard or screen reader user lands on what they opened;
+ * closing it gives the focus back to what opened it.
+ */
 export function ClosablePanel({
   id,
   title,
@@ -200,11 +204,25 @@ export function ClosablePanel({
   children: ReactNode;
 }) {
   const { t } = useTranslation();
+  const heading = useRef<HTMLHeadingElement>(null);
+  const opener = useRef<Element | null>(null);
+  useEffect(() => {
+    opener.current ??= document.activeElement;
+    heading.current?.focus();
+    heading.current?.scrollIntoView?.({ block: 'nearest' });
+  }, [id, title]);
+  const close = () => {
+    const back = opener.current;
+    onClose();
+    if (back instanceof HTMLElement && back.isConnected) back.focus();
+  };
   return (
     <section className="panel" aria-labelledby={id}>
       <div className="card-head">
-        <h2 id={id}>{title}</h2>
-        <button type="button" onClick={onClose}>
+        <h2 id={id} ref={heading} tabIndex={-1}>
+          {title}
+        </h2>
+        <button type="button" onClick={close}>
           {t('common.close')}
         </button>
       </div>
