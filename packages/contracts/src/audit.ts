@@ -41,7 +41,12 @@ export const AuditQuery = Type.Object(
       Type.String({ maxLength: 100, description: 'an action, or a prefix ending in `.*` (e.g. `operator.*`)' }),
     ),
     target: Type.Optional(
-      Type.String({ maxLength: 300, description: '`<type>` or `<type>:<id>`, e.g. `operator:op_…`' }),
+      Type.String({
+        maxLength: 4_000,
+        pattern: '^[^,]+(,[^,]+){0,49}$',
+        description:
+          '`<type>` or `<type>:<id>`, e.g. `operator:op_…`; up to 50, comma-separated, for the entries about any of them',
+      }),
     ),
     since: Type.Optional(Type.String({ format: 'date-time' })),
     until: Type.Optional(Type.String({ format: 'date-time', description: 'exclusive' })),

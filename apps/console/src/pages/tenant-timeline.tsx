@@ -53,7 +53,7 @@ export function TenantTimeline({ tenant, instances }: { tenant: Tenant; instance
   const timeline = useResource(async () => {
     const [audits, events] = await Promise.all([
       can('audit.read')
-        ? Promise.all(targets.map((target) => settings.audit({ target, limit: 100 })))
+        ? settings.audit({ target: targets.join(','), limit: 200 }).then((page) => [page])
         : Promise.resolve([]),
       can('billing.read') ? billing.events(tenant.id) : Promise.resolve([]),
     ]);

@@ -113,6 +113,15 @@ describe('the audit log', () => {
     expect(page2.items.map((i) => i.targetId)).toEqual(['ins_1', 'ins_0']);
     expect(page2.nextCursor).toBeNull();
     expect((await get('target=instance:ins_3')).json<AuditPage>().items).toHaveLength(1);
+    // Several targets at once (a tenant and its instances): entries about any of them, newest first.
+    const several = (await get('target=instance:ins_1,instance:ins_3,tenant:ten_none')).json<AuditPage>();
+    expect(new Set(several.items.map((i) => i.targetId))).toEqual(new Set(['ins_3', 'ins_1']));
+    expect(several.items[0]!.targetId).toBe('ins_3');
+    const seqs = several.items.map((i) => i.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
+    expect(
+      (await get(`target=${Array.from({ length: 51 }, (_, i) => `instance:ins_${i}`).join(',')}`)).statusCode,
+    ).toBe(400);
     expect((await get('action=instance.*&target=instance')).json<AuditPage>().items.length).toBeGreaterThanOrEqual(6);
     expect((await get('since=2999-01-01T00:00:00Z')).json<AuditPage>().items).toEqual([]);
     // The operator's own sign-in is there too.

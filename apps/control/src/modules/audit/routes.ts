@@ -19,13 +19,15 @@ export function registerAuditRoutes(app: HttpServer): void {
     },
     async (req) => {
       const { actor, action, target, since, until, cursor, limit } = req.query;
-      const [targetType, ...targetId] = target?.split(':') ?? [];
+      const targets = (target?.split(',') ?? []).map((one) => {
+        const [type, ...id] = one.trim().split(':');
+        return { type: type!, id: id.length ? id.join(':') : undefined };
+      });
       const page = await app.audit.list({
         filters: {
           ...(actor ? { actor } : {}),
           ...(action ? { action } : {}),
-          ...(targetType ? { targetType } : {}),
-          ...(targetId.length ? { targetId: targetId.join(':') } : {}),
+          ...(targets.length ? { targets } : {}),
           ...(since ? { since: new Date(since) } : {}),
           ...(until ? { until: new Date(until) } : {}),
         },

@@ -36,6 +36,8 @@ export interface AuditFilters {
   action?: string;
   targetType?: string;
   targetId?: string;
+  /** Entries about any of these (a type alone: any of its ids). */
+  targets?: readonly { type: string; id?: string | undefined }[];
   since?: Date;
   until?: Date;
 }
@@ -108,6 +110,13 @@ export class AuditLog {
           : undefined,
       f.targetType ? eq(auditLog.targetType, f.targetType) : undefined,
       f.targetId ? eq(auditLog.targetId, f.targetId) : undefined,
+      f.targets?.length
+        ? or(
+            ...f.targets.map((target) =>
+              and(eq(auditLog.targetType, target.type), target.id ? eq(auditLog.targetId, target.id) : undefined),
+            ),
+          )
+        : undefined,
       f.since ? gte(auditLog.at, f.since) : undefined,
       f.until ? lt(auditLog.at, f.until) : undefined,
       options.cursor ? lt(auditLog.seq, Number(options.cursor)) : undefined,
