@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { bodyGenerator, sendWebhooks } from '@mic/meta-sandbox';
+import { bodyGenerator, sendWebhooks, whatsappTextMessage } from '@mic/meta-sandbox';
 import { startNexusSim, type NexusSim } from '@mic/nexus-sim';
 import { eventually, freePort, startTestMailbox, type TestMailbox } from '@mic/platform/testing';
 import { mailText } from '../../apps/control/src/testing.ts';
@@ -32,6 +32,8 @@ import { HAS_CHROMIUM, SCREENSHOTS, SKIP_REASON, launchChromium, type Browser } 
 
 const APP_SECRET = 'console-browser-meta-app-secret';
 const PHONE = '100000000077';
+/** The hub's own WhatsApp number (tenant zero): its broadcasts and the CRM's conversations. */
+const HUB_PHONE = '100000000079';
 const TENANT = 'Panadería Browser';
 
 let env: MicEnv;
@@ -325,7 +327,7 @@ describe.skipIf(!HAS_CHROMIUM)(`the operator console in chromium${SKIP_REASON}`,
   });
 
   it("follows a hub broadcast's progress to its recipients, and cancels a scheduled one after naming it", async () => {
-    const hubPhone = '100000000079';
+    const hubPhone = HUB_PHONE;
     const token = `EAAG-browser-${hubPhone}`;
     env.graph.addObject({ id: `waba${hubPhone}`, kind: 'whatsapp-business-account', token });
     env.graph.addObject({ id: hubPhone, kind: 'whatsapp-phone-number', token, businessAccountId: `waba${hubPhone}` });
@@ -524,6 +526,51 @@ describe.skipIf(!HAS_CHROMIUM)(`the operator console in chromium${SKIP_REASON}`,
     await shot('crm');
     await page.getByRole('tab', { name: 'Conversaciones' }).click();
     await page.getByText('Aún no hay conversaciones en los canales del hub.').waitFor();
+  });
+
+  it("answers a customer who wrote to the hub's number from the CRM inbox, and the reply reaches Meta", async () => {
+    const contact = await controlCall(mic, owner, 'POST', '/v1/crm/contacts', {
+      name: 'Rosa Cliente',
+      phones: ['+5215550777'],
+    });
+    expect(contact.status, JSON.stringify(contact.body)).toBe(201);
+    const wrote = await sendWebhooks({
+      url: `${mic.engineUrl}/meta/webhook`,
+      appSecret: APP_SECRET,
+      bodies: [
+        whatsappTextMessage({
+          phoneNumberId: HUB_PHONE,
+          from: '5215550777',
+          name: 'Rosa',
+          text: '¿Tienen plan anual?',
+        }),
+      ],
+    });
+    expect(wrote.summary.ok).toBe(1);
+
+    await go('CRM');
+    await page.getByRole('tab', { name: 'Conversaciones' }).click();
+    const conversation = page.getByRole('button', { name: /Rosa Cliente/ });
+    await expect
+      .poll(
+        async () => {
+          if ((await conversation.count()) === 0) await page.reload();
+          return conversation.count();
+        },
+        { timeout: 20_000, interval: 1_000 },
+      )
+      .toBe(1);
+    await conversation.click();
+    const thread = page.getByRole('region', { name: /Rosa Cliente/ });
+    await thread.getByText('¿Tienen plan anual?').waitFor();
+    await thread.getByLabel('Respuesta').fill('Sí: 10 % menos al año. ¿Te paso la propuesta?');
+    await thread.getByRole('button', { name: 'Enviar' }).click();
+    await thread.getByText('Sí: 10 % menos al año. ¿Te paso la propuesta?').waitFor();
+    await shot('crm-conversation');
+    const sent = await eventually(async () =>
+      env.graph.sends({ objectId: HUB_PHONE }).find((send) => send.recipient === '5215550777'),
+    );
+    expect(sent.body).toMatchObject({ type: 'text', text: { body: 'Sí: 10 % menos al año. ¿Te paso la propuesta?' } });
   });
 
   it("shows the tenant's timeline, and adds a CRM task that is overdue, then completes it", async () => {
