@@ -534,35 +534,27 @@ describe.skipIf(!HAS_CHROMIUM)(`the operator console in chromium${SKIP_REASON}`,
       phones: ['+5215550777'],
     });
     expect(contact.status, JSON.stringify(contact.body)).toBe(201);
-    const wrote = await sendWebhooks({
-      url: `${mic.engineUrl}/meta/webhook`,
-      appSecret: APP_SECRET,
-      bodies: [
-        whatsappTextMessage({
-          phoneNumberId: HUB_PHONE,
-          from: '5215550777',
-          name: 'Rosa',
-          text: '¿Tienen plan anual?',
-        }),
-      ],
-    });
-    expect(wrote.summary.ok).toBe(1);
+    const rosaWrites = async (text: string) => {
+      const wrote = await sendWebhooks({
+        url: `${mic.engineUrl}/meta/webhook`,
+        appSecret: APP_SECRET,
+        bodies: [whatsappTextMessage({ phoneNumberId: HUB_PHONE, from: '5215550777', name: 'Rosa', text })],
+      });
+      expect(wrote.summary.ok).toBe(1);
+    };
 
+    // The inbox is open before she writes: her conversation, then her next message, show up by themselves.
     await go('CRM');
     await page.getByRole('tab', { name: 'Conversaciones' }).click();
+    await page.getByText('Aún no hay conversaciones en los canales del hub.').waitFor();
+    await rosaWrites('¿Tienen plan anual?');
     const conversation = page.getByRole('button', { name: /Rosa Cliente/ });
-    await expect
-      .poll(
-        async () => {
-          if ((await conversation.count()) === 0) await page.reload();
-          return conversation.count();
-        },
-        { timeout: 20_000, interval: 1_000 },
-      )
-      .toBe(1);
+    await conversation.waitFor({ timeout: 20_000 });
     await conversation.click();
     const thread = page.getByRole('region', { name: /Rosa Cliente/ });
     await thread.getByText('¿Tienen plan anual?').waitFor();
+    await rosaWrites('Somos 3 sucursales.');
+    await thread.getByText('Somos 3 sucursales.').waitFor({ timeout: 20_000 });
     await thread.getByLabel('Respuesta').fill('Sí: 10 % menos al año. ¿Te paso la propuesta?');
     await thread.getByRole('button', { name: 'Enviar' }).click();
     await thread.getByText('Sí: 10 % menos al año. ¿Te paso la propuesta?').waitFor();

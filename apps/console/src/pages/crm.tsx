@@ -165,15 +165,22 @@ function Contacts({ q }: { q: string }) {
   );
 }
 
+/** How often the inbox and an open thread look for new messages. */
+const INBOX_REFRESH_MS = 5_000;
+
 function Thread({ conversation, contactName }: { conversation: Conversation; contactName: string }) {
   const { t } = useTranslation();
   const format = useFormat();
   const { can } = useSession();
-  const messages = useResource(async () => {
-    const list = await crm.messages(conversation.id);
-    if (conversation.unread > 0) await crm.markRead(conversation.id).catch(() => undefined);
-    return [...list].sort((a, b) => a.occurredAt.localeCompare(b.occurredAt));
-  }, [conversation.id]);
+  const messages = useResource(
+    async () => {
+      const list = await crm.messages(conversation.id);
+      if (conversation.unread > 0) await crm.markRead(conversation.id).catch(() => undefined);
+      return [...list].sort((a, b) => a.occurredAt.localeCompare(b.occurredAt));
+    },
+    [conversation.id],
+    INBOX_REFRESH_MS,
+  );
   const [text, setText] = useState('');
   const { pending, error, submit } = useSubmission();
   const send = submit(async () => {
@@ -223,10 +230,14 @@ function Thread({ conversation, contactName }: { conversation: Conversation; con
 function Conversations() {
   const { t } = useTranslation();
   const format = useFormat();
-  const data = useResource(async () => {
-    const [conversations, contacts] = await Promise.all([crm.conversations(), crm.contacts()]);
-    return { conversations, contacts };
-  }, []);
+  const data = useResource(
+    async () => {
+      const [conversations, contacts] = await Promise.all([crm.conversations(), crm.contacts()]);
+      return { conversations, contacts };
+    },
+    [],
+    INBOX_REFRESH_MS,
+  );
   const [open, setOpen] = useState<string | null>(null);
   return (
     <Loaded resource={data} isEmpty={(d) => d.conversations.length === 0} empty={t('crm.conversations.empty')}>
