@@ -117,13 +117,9 @@ const MISSES_TO_SLOW = 2;
 const LATENESS_STEP = 1.1;
 const MAX_LATENESS_FACTOR = 32;
 const LATENESS_SLOW_MS = 3_000;
-/** A woken runner whose lane another worker was claiming looks again this soon. */
-const BUSY_RETRY_WOKEN_MS = 20;
 
 interface Runner {
   woken: boolean;
-  /** When it was last told of new items (epoch ms). */
-  newWorkAt: number;
   wake: () => void;
   done: Promise<void>;
 }
@@ -217,19 +213,10 @@ export class Lanes {
 
   /** Looks at a lane now instead of at the next poll (after the enqueueing transaction committed). */
   wake(lane: string): void {
-    this.#wake(lane, true);
-  }
-
-  /** `isNewWork`: told of new items, not of its own (a missed slot, room again). */
-  #wake(lane: string, isNewWork: boolean): void {
     if (this.#stopping) return;
     const runner = this.#runners.get(lane);
-    if (!runner) {
-      this.#startRunner(lane);
-      return;
-    }
-    if (isNewWork) runner.newWorkAt = Date.now();
-    runner.wake();
+    if (runner) runner.wake();
+    else this.#startRunner(lane);
   }
 
   /** Spaces the lane's slots `factor` times further apart until `untilMs`. */
@@ -406,7 +393,6 @@ export class Lanes {
     let timer: NodeJS.Timeout | undefined;
     const runner: Runner = {
       woken: false,
-      newWorkAt: 0,
       wake: () => {
         runner.woken = true;
         clearTimeout(timer);
@@ -483,10 +469,9 @@ export class Lanes {
         // restarts it once it has work.
         if (++busy > 100) return;
         // It reserves the next slots meanwhile: looking again sooner than half a horizon would only
-        // find them reserved, at the price of a transaction; unless new items woke us lately, which
-        // may be urgent ones it did not see.
-        const isNewWork = Date.now() - runner.newWorkAt < this.#horizonMs;
-        await sleep(isNewWork ? BUSY_RETRY_WOKEN_MS : this.#horizonMs / 2);
+        // find them reserved, at the price of a transaction (and, on a loaded machine, three
+        // replicas looking every few ms slow the sends down enough to bunch them at Meta).
+        await sleep(this.#horizonMs / 2);
         continue;
       }
       busy = 0;
@@ -642,7 +627,7 @@ export class Lanes {
       this.#slowForLateness(lane, factor, now);
     }
     // The lane's runner may have gone idle since it claimed these.
-    this.#wake(lane, false);
+    this.wake(lane);
   }
 
   #slowForLateness(lane: string, factor: number, now: number): void {
