@@ -53,14 +53,11 @@ export function TenantTimeline({ tenant, instances }: { tenant: Tenant; instance
   const timeline = useResource(async () => {
     const [audits, events] = await Promise.all([
       can('audit.read')
-        ? settings.audit({ target: targets.join(','), limit: 200 }).then((page) => [page])
+        ? settings.audit({ target: targets.join(','), limit: 200 }).then((page) => page.items)
         : Promise.resolve([]),
       can('billing.read') ? billing.events(tenant.id) : Promise.resolve([]),
     ]);
-    return mergeTimeline(
-      audits.flatMap((page) => page.items.map(fromAudit)),
-      events.map(fromBilling),
-    );
+    return mergeTimeline(audits.map(fromAudit), events.map(fromBilling));
   }, [targets.join(' '), tenant.updatedAt, instances.map((i) => i.state).join(' ')]);
   const instanceName = (about: string | null) =>
     about?.startsWith('instance:') ? (instances.find((i) => `instance:${i.id}` === about)?.name ?? about) : about;

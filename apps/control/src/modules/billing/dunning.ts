@@ -5,6 +5,9 @@ import { balanceOf } from './ledger.ts';
 import type { Subscriptions } from './subscriptions.ts';
 import { billingInvoices, billingProfiles } from './schema.ts';
 
+/** Whole days from `since` to `now`: an invoice's days past its due date. */
+const daysSince = (since: Date | number, now: Date) => Math.floor((now.getTime() - new Date(since).getTime()) / DAY_MS);
+
 /**
  * Dunning, run by the tick: for each overdue invoice a reminder on each configured day after the
  * due date (once per step: a tick that comes late sends only the latest step reached), then on the
@@ -48,8 +51,7 @@ export class Dunning {
       .select({ tenantId: billingProfiles.tenantId, at: billingProfiles.pausedForDunningAt })
       .from(billingProfiles)
       .where(isNotNull(billingProfiles.pausedForDunningAt));
-    const byTenant = new Map<string, (typeof overdue)[number][]>();
-    for (const invoice of overdue) byTenant.set(invoice.tenantId, [...(byTenant.get(invoice.tenantId) ?? []), invoice]);
+    const byTenant = Map.groupBy(overdue, (invoice) => invoice.tenantId);
     const pausedAt = new Map(paused.map((p) => [p.tenantId, p.at!]));
     const tenants = [...new Set([...byTenant.keys(), ...pausedAt.keys()])];
     return tenants
@@ -60,7 +62,7 @@ export class Dunning {
         const oldest = invoices.length > 0 ? Math.min(...invoices.map((i) => i.dueAt!.getTime())) : null;
         const isPaused = pausedAt.has(tenantId);
         const steps = invoices.flatMap((i) => {
-          const days = Math.floor((now.getTime() - i.dueAt!.getTime()) / DAY_MS);
+          const days = daysSince(i.dueAt!, now);
           const reminder = reminderDays.filter((d) => d > days && d < pauseDay).sort((a, b) => a - b)[0];
           const step =
             reminder !== undefined
@@ -76,7 +78,7 @@ export class Dunning {
           overdueInvoices: invoices.length,
           owed: [...owed].map(([currency, amountMinor]) => ({ currency, amountMinor: Number(amountMinor) })),
           oldestDueAt: oldest === null ? null : new Date(oldest).toISOString(),
-          daysOverdue: oldest === null ? 0 : Math.floor((now.getTime() - oldest) / DAY_MS),
+          daysOverdue: oldest === null ? 0 : daysSince(oldest, now),
           pausedAt: pausedAt.get(tenantId)?.toISOString() ?? null,
           nextStep: next ? { kind: next.kind, day: next.day, at: next.at.toISOString() } : null,
         };
@@ -89,7 +91,7 @@ export class Dunning {
     const overdue = await this.#overdue(now);
     const toPause = new Map<string, (typeof overdue)[number]>();
     for (const invoice of overdue) {
-      const days = Math.floor((now.getTime() - invoice.dueAt!.getTime()) / DAY_MS);
+      const days = daysSince(invoice.dueAt!, now);
       const step = Math.max(0, ...reminderDays.filter((d) => d <= days));
       await this.#ctx.db.transaction(async (tx) => {
         await this.#subscriptions.setStatusIn(tx, invoice.tenantId, ['active'], 'past_due');
